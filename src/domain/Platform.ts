@@ -1,0 +1,139 @@
+/**
+ * Platforms (`os/architecture[/variant][:os.version]`) as in the OCI image index, with
+ * parsing, formatting and the matching rules ggcr uses to pick an index child.
+ *
+ * @since 0.1.0
+ */
+import * as Either from "effect/Either"
+import * as Schema from "effect/Schema"
+import { InvalidPlatform } from "./Errors.js"
+
+/**
+ * Schema of the `platform` object of an index entry (and of the platform fields of a
+ * config file).
+ *
+ * @since 0.1.0
+ */
+export const Platform = Schema.Struct({
+  architecture: Schema.String,
+  os: Schema.String,
+  "os.version": Schema.optionalWith(Schema.String, { exact: true }),
+  "os.features": Schema.optionalWith(Schema.Array(Schema.String), { exact: true }),
+  variant: Schema.optionalWith(Schema.String, { exact: true }),
+  features: Schema.optionalWith(Schema.Array(Schema.String), { exact: true })
+}).annotations({ identifier: "Platform" })
+
+/**
+ * A platform value.
+ *
+ * @since 0.1.0
+ */
+export interface Platform extends Schema.Schema.Type<typeof Platform> {}
+
+/**
+ * Builds a platform, leaving out the optional parts that are empty.
+ *
+ * @since 0.1.0
+ */
+export const make = (fields: {
+  readonly os: string
+  readonly architecture: string
+  readonly variant?: string | undefined
+  readonly osVersion?: string | undefined
+  readonly osFeatures?: ReadonlyArray<string> | undefined
+  readonly features?: ReadonlyArray<string> | undefined
+}): Platform => ({
+  architecture: fields.architecture,
+  os: fields.os,
+  ...(fields.osVersion ? { "os.version": fields.osVersion } : {}),
+  ...(fields.osFeatures && fields.osFeatures.length > 0 ? { "os.features": fields.osFeatures } : {}),
+  ...(fields.variant ? { variant: fields.variant } : {}),
+  ...(fields.features && fields.features.length > 0 ? { features: fields.features } : {})
+})
+
+/** The platform ggcr and crane pick from an index when none is asked for. */
+export const defaultPlatform: Platform = make({ os: "linux", architecture: "amd64" })
+
+const PART = /^[A-Za-z0-9_.-]+$/
+
+/**
+ * Parses `os/arch`, `os/arch/variant` and any of them followed by `:os.version`
+ * (`linux/arm64/v8`, `windows/amd64:10.0.17763.1234`).
+ *
+ * @since 0.1.0
+ */
+export const parse = (input: string): Either.Either<Platform, InvalidPlatform> => {
+  const fail = (reason: InvalidPlatform["reason"], detail: string) =>
+    Either.left(new InvalidPlatform({ input, reason, detail }))
+  if (input.trim() === "") return fail("Empty", "a platform needs at least os/architecture")
+  const colon = input.indexOf(":")
+  const path = colon >= 0 ? input.slice(0, colon) : input
+  const osVersion = colon >= 0 ? input.slice(colon + 1) : undefined
+  if (osVersion !== undefined && osVersion === "") return fail("Malformed", "empty os.version after ':'")
+  const parts = path.split("/")
+  if (parts.length < 2 || parts.length > 3) {
+    return fail("Malformed", "expected os/architecture[/variant][:os.version]")
+  }
+  for (const part of parts) {
+    if (!PART.test(part)) return fail("Malformed", `${JSON.stringify(part)} is not a valid platform component`)
+  }
+  const [os, architecture, variant] = parts as [string, string, string | undefined]
+  return Either.right(make({ os, architecture, variant, osVersion }))
+}
+
+/**
+ * Formats a platform as `os/arch[/variant][:os.version]`, the form {@link parse} reads.
+ *
+ * @since 0.1.0
+ */
+export const format = (p: Platform): string =>
+  `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ""}${p["os.version"] ? `:${p["os.version"]}` : ""}`
+
+const isSubset = (have: ReadonlyArray<string> | undefined, want: ReadonlyArray<string> | undefined): boolean =>
+  (want ?? []).every((w) => (have ?? []).includes(w))
+
+const satisfied = (want: string | undefined, have: string | undefined): boolean =>
+  want === undefined || want === "" || want === have
+
+/**
+ * True when `platform` satisfies the `spec`: every field the spec sets is equal in the
+ * platform, and the spec's features are a subset of the platform's (ggcr's
+ * `Platform.Satisfies`). An empty field in the spec matches anything.
+ *
+ * @since 0.1.0
+ */
+export const satisfies = (platform: Platform, spec: Platform): boolean =>
+  satisfied(spec.os, platform.os) &&
+  satisfied(spec.architecture, platform.architecture) &&
+  satisfied(spec.variant, platform.variant) &&
+  satisfied(spec["os.version"], platform["os.version"]) &&
+  isSubset(platform.features, spec.features) &&
+  isSubset(platform["os.features"], spec["os.features"])
+
+/**
+ * The rule used to choose an image from an index (ggcr's remote `matchesPlatform`): os and
+ * architecture must be equal; variant and os.version must be equal when `required` sets them;
+ * `required`'s features must be a subset of `given`'s.
+ *
+ * @since 0.1.0
+ */
+export const matches = (given: Platform, required: Platform): boolean =>
+  given.os === required.os &&
+  given.architecture === required.architecture &&
+  satisfied(required.variant, given.variant) &&
+  satisfied(required["os.version"], given["os.version"]) &&
+  isSubset(given.features, required.features) &&
+  isSubset(given["os.features"], required["os.features"])
+
+/**
+ * Structural equality of two platforms (feature lists compared in order).
+ *
+ * @since 0.1.0
+ */
+export const equals = (a: Platform, b: Platform): boolean =>
+  a.os === b.os &&
+  a.architecture === b.architecture &&
+  (a.variant ?? "") === (b.variant ?? "") &&
+  (a["os.version"] ?? "") === (b["os.version"] ?? "") &&
+  (a.features ?? []).join("\n") === (b.features ?? []).join("\n") &&
+  (a["os.features"] ?? []).join("\n") === (b["os.features"] ?? []).join("\n")
