@@ -131,3 +131,18 @@ export class SizeMismatch extends Data.TaggedError("SizeMismatch")<{
 }
 
 const truncate = (s: string): string => (s.length > 200 ? `${s.slice(0, 200)}…` : s)
+
+/**
+ * An image or index was asked for a blob, layer or child it does not reference.
+ *
+ * @since 0.1.0
+ */
+export class BlobNotFound extends Data.TaggedError("BlobNotFound")<{
+  /** What was searched: `layer`, `diff id`, `blob`, `child manifest`. */
+  readonly kind: string
+  readonly digest: string
+}> {
+  override get message(): string {
+    return `${this.kind} ${this.digest} not found`
+  }
+}
