@@ -82,12 +82,17 @@ export const parse = (input: string): Either.Either<Platform, InvalidPlatform> =
 }
 
 /**
- * Formats a platform as `os/arch[/variant][:os.version]`, the form {@link parse} reads.
+ * Formats a platform as `os/arch[/variant][:os.version]`, the form {@link parse} reads. As
+ * ggcr's `Platform.String`, empty parts are left out and a platform without an os is `""`.
  *
  * @since 0.1.0
  */
 export const format = (p: Platform): string =>
-  `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ""}${p["os.version"] ? `:${p["os.version"]}` : ""}`
+  p.os === ""
+    ? ""
+    : `${p.os}${p.architecture ? `/${p.architecture}` : ""}${p.variant ? `/${p.variant}` : ""}${
+      p["os.version"] ? `:${p["os.version"]}` : ""
+    }`
 
 const isSubset = (have: ReadonlyArray<string> | undefined, want: ReadonlyArray<string> | undefined): boolean =>
   (want ?? []).every((w) => (have ?? []).includes(w))
@@ -125,8 +130,15 @@ export const matches = (given: Platform, required: Platform): boolean =>
   isSubset(given.features, required.features) &&
   isSubset(given["os.features"], required["os.features"])
 
+const sameFeatures = (a: ReadonlyArray<string> | undefined, b: ReadonlyArray<string> | undefined): boolean => {
+  const x = [...(a ?? [])].sort()
+  const y = [...(b ?? [])].sort()
+  return x.length === y.length && x.every((feature, i) => feature === y[i])
+}
+
 /**
- * Structural equality of two platforms (feature lists compared in order).
+ * Semantic equality of two platforms, as ggcr's `Platform.Equals`: feature lists are compared
+ * ignoring their order, and a missing field equals an empty one.
  *
  * @since 0.1.0
  */
@@ -135,5 +147,5 @@ export const equals = (a: Platform, b: Platform): boolean =>
   a.architecture === b.architecture &&
   (a.variant ?? "") === (b.variant ?? "") &&
   (a["os.version"] ?? "") === (b["os.version"] ?? "") &&
-  (a.features ?? []).join("\n") === (b.features ?? []).join("\n") &&
-  (a["os.features"] ?? []).join("\n") === (b["os.features"] ?? []).join("\n")
+  sameFeatures(a.features, b.features) &&
+  sameFeatures(a["os.features"], b["os.features"])
