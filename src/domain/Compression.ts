@@ -35,8 +35,8 @@ export class CompressionError extends Data.TaggedError("CompressionError")<{
   }
 }
 
-/** gzip's default level in ggcr (Go's gzip.BestSpeed is 1, DefaultCompression maps to 6). */
-export const defaultGzipLevel = 6
+/** The gzip level used when none is given: ggcr compresses layers with gzip.BestSpeed (1). */
+export const defaultGzipLevel = 1
 
 /**
  * The compression the first bytes of a blob announce: gzip (`1f 8b`), zstd (`28 b5 2f fd`),
