@@ -15,6 +15,7 @@ import type * as ImageLayer from "./ImageLayer.js"
 import * as IndexManifest from "./IndexManifest.js"
 import * as MediaType from "./MediaType.js"
 import * as Partial from "./Partial.js"
+import { pipeMethod } from "./internal/pipeable.js"
 
 /**
  * The config of the empty image, as ggcr serialises its zero `ConfigFile`: empty architecture
@@ -64,7 +65,7 @@ const noChild = (kind: string) => (digest: string) => Effect.fail(new BlobNotFou
  * @since 0.1.0
  */
 export const index: ImageIndex.ImageIndex = {
-  [ImageIndex.TypeId]: ImageIndex.TypeId,
+  [ImageIndex.TypeId]: ImageIndex.TypeId, pipe: pipeMethod,
   mediaType: Effect.succeed(rawIndex.mediaType),
   rawManifest: Effect.succeed(rawIndex.bytes),
   indexManifest: Effect.succeed(rawIndex.value),

@@ -26,6 +26,7 @@ import { memoize } from "./internal/memo.js"
 import * as Tar from "./internal/tar.js"
 import * as MediaType from "./MediaType.js"
 import * as Partial from "./Partial.js"
+import { pipeMethod } from "./internal/pipeable.js"
 
 /**
  * A tar stream that could not be read or written: not a tar (`Corrupt`), an entry whose path
@@ -276,7 +277,7 @@ const suspended = <E>(build: Effect.Effect<Image.Image<E>, E>): Image.Image<E> =
   const image = memoize(build)
   const via = <A>(f: (image: Image.Image<E>) => Effect.Effect<A, E>): Effect.Effect<A, E> => Effect.flatMap(image, f)
   return {
-    [Image.TypeId]: Image.TypeId,
+    [Image.TypeId]: Image.TypeId, pipe: pipeMethod,
     mediaType: via((i) => i.mediaType),
     rawManifest: via((i) => i.rawManifest),
     manifest: via((i) => i.manifest),

@@ -5,6 +5,7 @@
  *
  * @since 0.1.0
  */
+import type { Pipeable } from "effect/Pipeable"
 import type * as Effect from "effect/Effect"
 import type * as ConfigFile from "./ConfigFile.js"
 import type * as Descriptor from "./Descriptor.js"
@@ -24,7 +25,7 @@ export type TypeId = typeof TypeId
  *
  * @since 0.1.0
  */
-export interface Image<E = never> {
+export interface Image<E = never> extends Pipeable {
   readonly [TypeId]: TypeId
   /** The manifest's media type. */
   readonly mediaType: Effect.Effect<MediaType.MediaType, E>

@@ -5,6 +5,7 @@
  *
  * @since 0.1.0
  */
+import type { Pipeable } from "effect/Pipeable"
 import type * as Effect from "effect/Effect"
 import type * as Descriptor from "./Descriptor.js"
 import type * as Digest from "./Digest.js"
@@ -33,7 +34,7 @@ export type Child<E> =
  *
  * @since 0.1.0
  */
-export interface ImageIndex<E = never> {
+export interface ImageIndex<E = never> extends Pipeable {
   readonly [TypeId]: TypeId
   readonly mediaType: Effect.Effect<MediaType.MediaType, E>
   /** The index manifest's exact bytes; the digest is over these. */

@@ -7,6 +7,7 @@
  *
  * @since 0.1.0
  */
+import type { Pipeable } from "effect/Pipeable"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import * as Compression from "./Compression.js"
@@ -15,6 +16,7 @@ import * as Digest from "./Digest.js"
 import type { DigestMismatch, SizeMismatch } from "./Errors.js"
 import { memoize } from "./internal/memo.js"
 import * as MediaType from "./MediaType.js"
+import { pipeMethod } from "./internal/pipeable.js"
 
 /** Identifies {@link ImageLayer} values. */
 export const TypeId: unique symbol = Symbol.for("effect-containerregistry/ImageLayer")
@@ -26,7 +28,7 @@ export type TypeId = typeof TypeId
  *
  * @since 0.1.0
  */
-export interface ImageLayer<E = never> {
+export interface ImageLayer<E = never> extends Pipeable {
   readonly [TypeId]: TypeId
   /** Digest of the compressed bytes (what a registry stores). */
   readonly digest: Effect.Effect<Digest.Digest, E>
@@ -92,6 +94,7 @@ export const make = <E>(core: {
   const extras = extrasOf(core.extras ?? {})
   return {
     [TypeId]: TypeId,
+    pipe: pipeMethod,
     digest,
     diffId: memoize(core.diffId),
     size,

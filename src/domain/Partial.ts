@@ -27,6 +27,7 @@ import * as IndexManifest from "./IndexManifest.js"
 import { memoize, memoizeBy } from "./internal/memo.js"
 import * as Manifest from "./Manifest.js"
 import * as MediaType from "./MediaType.js"
+import { pipeMethod } from "./internal/pipeable.js"
 
 /**
  * How reading a derived image may fail beyond the core's own errors.
@@ -195,7 +196,7 @@ const assemble = <E>(parts: Parts<E>): Image.Image<E> => {
   const byDiffId = findLayer((l) => l.diffId, "diff id")
   const configBlob = memoize(parts.configBlob)
   return {
-    [Image.TypeId]: Image.TypeId,
+    [Image.TypeId]: Image.TypeId, pipe: pipeMethod,
     mediaType: Effect.map(raw, (r) => r.mediaType),
     rawManifest: Effect.map(raw, (r) => r.bytes),
     manifest: Effect.map(raw, (r) => r.value),
@@ -428,7 +429,7 @@ export const indexFromCore = <E>(core: IndexCore<E>): ImageIndex.ImageIndex<E | 
       })
   )
   return {
-    [ImageIndex.TypeId]: ImageIndex.TypeId,
+    [ImageIndex.TypeId]: ImageIndex.TypeId, pipe: pipeMethod,
     mediaType: Effect.map(raw, (r) => r.mediaType),
     rawManifest: Effect.map(raw, (r) => r.bytes),
     indexManifest: Effect.map(raw, (r) => r.value),

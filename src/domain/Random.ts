@@ -32,6 +32,7 @@ import { memoize } from "./internal/memo.js"
 import * as MediaType from "./MediaType.js"
 import * as Partial from "./Partial.js"
 import * as Platform from "./Platform.js"
+import { pipeMethod } from "./internal/pipeable.js"
 
 /**
  * What generated content is derived from. Equal seeds (`1` and `"1"` are equal) give equal
@@ -346,7 +347,7 @@ const fromImages = <E>(images: ReadonlyArray<Image.Image<E>>): ImageIndex.ImageI
         : Effect.fail(new BlobNotFound({ kind: "child manifest", digest }))
     })
   return {
-    [ImageIndex.TypeId]: ImageIndex.TypeId,
+    [ImageIndex.TypeId]: ImageIndex.TypeId, pipe: pipeMethod,
     mediaType: Effect.map(raw, (r) => r.mediaType),
     rawManifest: Effect.map(raw, (r) => r.bytes),
     indexManifest: Effect.map(raw, (r) => r.value),

@@ -14,6 +14,7 @@ import * as ImageLayer from "../../src/domain/ImageLayer.js"
 import * as MediaType from "../../src/domain/MediaType.js"
 import * as Mutate from "../../src/domain/Mutate.js"
 import * as Partial from "../../src/domain/Partial.js"
+import * as Static from "../../src/domain/Static.js"
 import { makeTar, readTar, type TarFile } from "./fixtures/tars.js"
 
 const text = new TextEncoder()
@@ -785,6 +786,19 @@ describe("Mutate.indexAnnotations, indexMediaType and indexSubject", () => {
       const target = yield* fixtureImage(imageOne).descriptor
       const result = Mutate.indexSubject(Empty.index, target)
       expect((yield* result.indexManifest).subject).toEqual(target)
+    })
+  )
+})
+
+describe("pipeable values", () => {
+  it.effect("images, indexes and layers pipe into combinators", () =>
+    Effect.gen(function* () {
+      const annotated = Empty.image.pipe(Mutate.annotations({ "org.example/piped": "yes" }))
+      expect((yield* annotated.manifest).annotations).toEqual({ "org.example/piped": "yes" })
+      const index = Empty.index.pipe(Mutate.indexAnnotations({ "org.example/piped": "index" }))
+      expect((yield* index.indexManifest).annotations).toEqual({ "org.example/piped": "index" })
+      const layer = Static.layer(new TextEncoder().encode("x"), MediaType.OCI_LAYER)
+      expect(layer.pipe((l) => l === layer)).toBe(true)
     })
   )
 })

@@ -21,6 +21,7 @@ import type * as MediaType from "../MediaType.js"
 import * as Partial from "../Partial.js"
 import * as RawDocument from "../RawDocument.js"
 import { memoize, memoizeBy } from "./memo.js"
+import { pipeMethod } from "./pipeable.js"
 
 /** True when two byte arrays hold the same bytes. */
 export const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => {
@@ -112,7 +113,7 @@ export const editImage = <E>(base: Image.Image<E>, edit: Effect.Effect<ImageEdit
   const byDigest = findLayer((l) => l.digest, "layer")
   const byDiffId = findLayer((l) => l.diffId, "diff id")
   return {
-    [Image.TypeId]: Image.TypeId,
+    [Image.TypeId]: Image.TypeId, pipe: pipeMethod,
     mediaType: Effect.map(raw, (r) => r.mediaType),
     rawManifest: Effect.map(raw, (r) => r.bytes),
     manifest: Effect.map(raw, (r) => r.value),
@@ -177,7 +178,7 @@ export const editIndex = <E>(
         : Effect.fail(new BlobNotFound({ kind: "child manifest", digest }))
     })
   return {
-    [ImageIndex.TypeId]: ImageIndex.TypeId,
+    [ImageIndex.TypeId]: ImageIndex.TypeId, pipe: pipeMethod,
     mediaType: Effect.map(raw, (r) => r.mediaType),
     rawManifest: Effect.map(raw, (r) => r.bytes),
     indexManifest: Effect.map(raw, (r) => r.value),
