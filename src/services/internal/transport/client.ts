@@ -474,6 +474,9 @@ export const make = (
           }
         }
         if (!isExpected(response.status)) return yield* Effect.flip(Body.statusError(response))
+        // A HEAD answer has no body, but Node hands its connection back to the keep-alive pool
+        // only once that empty body has been read; unread, every HEAD costs a new connection.
+        if (request.method === "HEAD") yield* Body.discard(response)
         return response
       })
       return replayable ? Effect.retry(attempt, policy) : attempt
