@@ -1,0 +1,18 @@
+/**
+ * The entry point of the `crane` program (bundled into `dist/crane.mjs`).
+ *
+ * @since 0.1.0
+ */
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as Main from "./Main.js"
+
+// A reader that goes away (`crane export - | head`) has all it wanted.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code === "EPIPE") process.exit(0)
+})
+
+NodeRuntime.runMain(Main.run(process.argv), {
+  disableErrorReporting: true,
+  disablePrettyLogger: true,
+  teardown: Main.teardown
+})
