@@ -1,0 +1,249 @@
+/**
+ * Our side of the benchmark: one operation per process, as `crane` would run it. The harness
+ * bundles this file with esbuild (as the `crane` bin is bundled) and runs the bundle in a
+ * fresh `node` for every measurement, so start-up is counted as it is for skopeo. Each
+ * operation prints one line of JSON on stdout (`get` prints the manifest, as
+ * `skopeo inspect --raw` does).
+ *
+ *   node driver.mjs prepare --layout DIR --tag NAME --layers N --layer-mib M --seed S
+ *   node driver.mjs text --out FILE.gz --mib M --seed S
+ *   node driver.mjs push --layout DIR --tag NAME --to REF
+ *   node driver.mjs pull --from REF --layout DIR --tag NAME
+ *   node driver.mjs copy --from REF --to REF
+ *   node driver.mjs round-trips --ref REF --count N
+ *   node driver.mjs get --ref REF
+ *   node driver.mjs tags --ref REF --count N
+ *   node driver.mjs list --repo REPO
+ *   node driver.mjs sha256 --file FILE
+ *   node driver.mjs gunzip --file FILE
+ *   node driver.mjs serve --root DIR --port PORT
+ *
+ * @since 0.1.0
+ */
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as Console from "effect/Console"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import { createHash } from "node:crypto"
+import * as Serve from "../src/crane/Serve.js"
+import * as Compression from "../src/domain/Compression.js"
+import * as Digest from "../src/domain/Digest.js"
+import * as MediaType from "../src/domain/MediaType.js"
+import * as Random from "../src/domain/Random.js"
+import * as Reference from "../src/domain/Reference.js"
+import * as Layout from "../src/formats/Layout.js"
+import * as RegistryTransportNode from "../src/layers/RegistryTransportNode.js"
+import type * as RegistryTransport from "../src/services/RegistryTransport.js"
+import * as Remote from "../src/services/Remote.js"
+
+const MiB = 1024 * 1024
+
+class DriverError extends Data.TaggedError("DriverError")<{ readonly detail: string }> {
+  override get message(): string {
+    return this.detail
+  }
+}
+
+const argv = process.argv.slice(2)
+const operation = argv[0] ?? ""
+
+const flag = (name: string): Effect.Effect<string, DriverError> => {
+  const at = argv.indexOf(`--${name}`)
+  const value = at > 0 ? argv[at + 1] : undefined
+  return value === undefined ? Effect.fail(new DriverError({ detail: `${operation}: --${name} is required` })) : Effect.succeed(value)
+}
+
+const count = (name: string): Effect.Effect<number, DriverError> =>
+  Effect.flatMap(flag(name), (text) => {
+    const n = Number(text)
+    return Number.isSafeInteger(n) && n >= 0
+      ? Effect.succeed(n)
+      : Effect.fail(new DriverError({ detail: `--${name}: not a whole number: ${text}` }))
+  })
+
+const reference = (name: string) => Effect.flatMap(flag(name), (text) => Reference.parse(text))
+const repository = (name: string) => Effect.flatMap(flag(name), (text) => Reference.parseRepository(text))
+
+const print = (value: unknown) => Console.log(JSON.stringify(value))
+
+const fromLayout = (dir: string, tag: string) =>
+  Effect.flatMap(Layout.findByRefName(dir, tag), (found) =>
+    Option.isSome(found) && found.value._tag === "Image"
+      ? Effect.succeed(found.value.image)
+      : Effect.fail(new DriverError({ detail: `no image named ${tag} in ${dir}` })))
+
+// Writes a seeded image of incompressible, uncompressed layers to a layout under a name.
+const prepare = Effect.gen(function*() {
+  const dir = yield* flag("layout")
+  const tag = yield* flag("tag")
+  const image = yield* Random.image({
+    layers: yield* count("layers"),
+    layerSize: (yield* count("layer-mib")) * MiB,
+    seed: yield* flag("seed"),
+    compression: "none",
+    mediaType: MediaType.OCI_MANIFEST
+  })
+  yield* Layout.appendImage(dir, image, { annotations: { [Layout.refNameAnnotation]: tag } })
+  const manifest = yield* image.manifest
+  yield* print({
+    digest: yield* image.digest,
+    layers: manifest.layers.map((l) => ({ digest: l.digest, size: l.size }))
+  })
+})
+
+const WORDS = (
+  "the of and to in is that for it as was with be by on not he this are or his from at which but have an they " +
+  "you were her all she there would their we him been has when who will more no if out so said what up its about " +
+  "into than them can only other new some could time these two may then do first any my now such like our over " +
+  "layer image manifest digest registry blob config index tag push pull copy mount stream bytes gzip tar"
+).split(" ")
+
+// A gzip file (level 6, as gzip's default) of seeded text-like content: words of a small
+// vocabulary in lines, as compressible as source code or logs. The first 8 MiB are made and
+// repeated; gzip's window is 32 KiB, so the repetition does not help it.
+const text = Effect.gen(function*() {
+  const out = yield* flag("out")
+  const size = (yield* count("mib")) * MiB
+  const seed = createHash("sha256").update(yield* flag("seed")).digest()
+  let state = seed.readUInt32LE(0)
+  const next = () => {
+    state = (state + 0x6d2b79f5) >>> 0
+    let t = state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+  const period = Math.min(size, 8 * MiB)
+  const block = Buffer.alloc(period)
+  let at = 0
+  while (at < period) {
+    const word = WORDS[Math.floor(next() * WORDS.length)] ?? "x"
+    at += block.write(next() < 0.08 ? `${word}\n` : `${word} `, at, "latin1")
+  }
+  const chunks = Stream.unfold(0, (offset) =>
+    offset >= size
+      ? Option.none()
+      : Option.some([block.subarray(0, Math.min(period, size - offset)), offset + period] as const))
+  const fs = yield* FileSystem.FileSystem
+  yield* Stream.run(Compression.gzip(chunks, 6), fs.sink(out))
+  yield* print({ out, size })
+})
+
+const push = Effect.gen(function*() {
+  const image = yield* fromLayout(yield* flag("layout"), yield* flag("tag"))
+  const to = yield* reference("to")
+  yield* Remote.write(to, image)
+  yield* print({ pushed: Reference.format(to), digest: yield* image.digest })
+})
+
+const pull = Effect.gen(function*() {
+  const from = yield* reference("from")
+  const dir = yield* flag("layout")
+  const tag = yield* flag("tag")
+  const image = yield* Remote.image(from)
+  const descriptor = yield* Layout.appendImage(dir, image, { annotations: { [Layout.refNameAnnotation]: tag } })
+  yield* print({ pulled: Reference.format(from), digest: descriptor.digest })
+})
+
+const copy = Effect.gen(function*() {
+  const from = yield* reference("from")
+  const to = yield* reference("to")
+  const image = yield* Remote.image(from)
+  yield* Remote.write(to, image)
+  yield* print({ copied: Reference.format(to), digest: yield* image.digest })
+})
+
+// HEAD and GET of one manifest in turn, over one transport (one kept-alive connection).
+const roundTrips = Effect.gen(function*() {
+  const ref = yield* reference("ref")
+  const n = yield* count("count")
+  const started = performance.now()
+  for (let i = 0; i < n; i++) {
+    if (i % 2 === 0) yield* Remote.head(ref)
+    else yield* Remote.get(ref)
+  }
+  const millis = performance.now() - started
+  yield* print({ requests: n, millis, perRequestMillis: millis / Math.max(1, n) })
+})
+
+const get = Effect.gen(function*() {
+  const fetched = yield* Remote.get(yield* reference("ref"))
+  yield* Effect.promise(
+    () => new Promise<void>((resolve) => process.stdout.write(fetched.bytes, () => resolve()))
+  )
+})
+
+// Setup of the listing scenario: a small image under `count` tags of one repository.
+const tags = Effect.gen(function*() {
+  const ref = yield* reference("ref")
+  const n = yield* count("count")
+  const image = yield* Random.image({ layers: 1, layerSize: 1024, seed: "tags", mediaType: MediaType.OCI_MANIFEST })
+  const name = (i: number) => `t${String(i).padStart(5, "0")}`
+  yield* Remote.write(yield* Reference.withTag(ref.repository, name(0)), image)
+  const raw = { bytes: yield* image.rawManifest, mediaType: yield* image.mediaType }
+  yield* Effect.forEach(
+    Array.from({ length: Math.max(0, n - 1) }, (_, i) => name(i + 1)),
+    (t) => Effect.flatMap(Reference.withTag(ref.repository, t), (tagged) => Remote.tag(tagged, raw)),
+    { concurrency: 8, discard: true }
+  )
+  yield* print({ tagged: n })
+})
+
+const list = Effect.gen(function*() {
+  const found = yield* Remote.list(yield* repository("repo"))
+  yield* print({ tags: found.length })
+})
+
+const fileStream = (path: string) =>
+  Stream.unwrap(Effect.map(FileSystem.FileSystem, (fs) => fs.stream(path)))
+
+const sha256 = Effect.gen(function*() {
+  const measured = yield* Digest.ofStream(fileStream(yield* flag("file")))
+  yield* print(measured)
+})
+
+const gunzip = Effect.gen(function*() {
+  let size = 0
+  yield* Stream.runForEachChunk(Compression.gunzip(fileStream(yield* flag("file"))), (chunk) =>
+    Effect.sync(() => {
+      for (const bytes of chunk) size += bytes.byteLength
+    }))
+  yield* print({ size })
+})
+
+const serve = Effect.gen(function*() {
+  const root = yield* flag("root")
+  const port = yield* count("port")
+  return yield* Serve.serve({ disk: root, address: { host: "127.0.0.1", port } }, (address) => print({ address }))
+})
+
+const operations = {
+  prepare,
+  text,
+  push,
+  pull,
+  copy,
+  "round-trips": roundTrips,
+  get,
+  tags,
+  list,
+  sha256,
+  gunzip,
+  serve
+} as const
+
+const isOperation = (name: string): name is keyof typeof operations => Object.hasOwn(operations, name)
+
+const program: Effect.Effect<unknown, unknown, RegistryTransport.RegistryTransport | NodeContext.NodeContext> =
+  isOperation(operation)
+  ? operations[operation]
+  : Effect.fail(
+    new DriverError({ detail: `unknown operation ${JSON.stringify(operation)}; known: ${Object.keys(operations).join(", ")}` })
+  )
+
+NodeRuntime.runMain(program.pipe(Effect.provide(Layer.merge(RegistryTransportNode.layerDocker(), NodeContext.layer))))
