@@ -5,7 +5,9 @@
  *
  * @since 0.1.0
  */
+import * as HttpClient from "@effect/platform/HttpClient"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Https from "node:https"
 import type * as Keychain from "../services/Keychain.js"
@@ -34,11 +36,24 @@ export interface Options extends RegistryTransport.Options {
 export const layer = (options: Options = {}): Layer.Layer<RegistryTransport.RegistryTransport, never, Keychain.Keychain> =>
   RegistryTransport.layer(options).pipe(
     Layer.provide(
-      NodeHttpClient.layerWithoutAgent.pipe(
+      untraced.pipe(
+        Layer.provide(NodeHttpClient.layerWithoutAgent),
         Layer.provide(NodeHttpClient.makeAgentLayer({ keepAlive: true, ...options.agent }))
       )
     )
   )
+
+/**
+ * The platform client opens a tracing span and adds `traceparent`/`b3` headers to every
+ * request: about a millisecond of CPU per request, and headers registries have no use for.
+ * Registry traffic is many small requests, so the transport's client does neither.
+ */
+const untraced: Layer.Layer<HttpClient.HttpClient, never, HttpClient.HttpClient> = Layer.effect(
+  HttpClient.HttpClient,
+  Effect.map(HttpClient.HttpClient, (client) =>
+    client.pipe(HttpClient.withTracerDisabledWhen(() => true), HttpClient.withTracerPropagation(false))
+  )
+)
 
 /**
  * Provides the transport over Node's HTTP client with credentials from docker's
