@@ -7,7 +7,6 @@
  */
 import * as Effect from "effect/Effect"
 import * as ConfigFile from "./ConfigFile.js"
-import * as Descriptor from "./Descriptor.js"
 import { BlobNotFound, type InvalidDocument } from "./Errors.js"
 import type * as Image from "./Image.js"
 import * as ImageIndex from "./ImageIndex.js"
@@ -15,7 +14,6 @@ import type * as ImageLayer from "./ImageLayer.js"
 import * as IndexManifest from "./IndexManifest.js"
 import * as MediaType from "./MediaType.js"
 import * as Partial from "./Partial.js"
-import { pipeMethod } from "./internal/pipeable.js"
 
 /**
  * The config of the empty image, as ggcr serialises its zero `ConfigFile`: empty architecture
@@ -56,23 +54,13 @@ export const indexManifest: IndexManifest.IndexManifest = IndexManifest.make([],
 
 const rawIndex = IndexManifest.toRaw(indexManifest)
 
-const noChild = (kind: string) => (digest: string) => Effect.fail(new BlobNotFound({ kind, digest }))
-
 /**
  * An OCI index with no children, as ggcr's `empty.Index`. Asking it for any child fails with
  * `BlobNotFound`.
  *
  * @since 0.1.0
  */
-export const index: ImageIndex.ImageIndex = {
-  [ImageIndex.TypeId]: ImageIndex.TypeId, pipe: pipeMethod,
-  mediaType: Effect.succeed(rawIndex.mediaType),
-  rawManifest: Effect.succeed(rawIndex.bytes),
-  indexManifest: Effect.succeed(rawIndex.value),
-  digest: Effect.succeed(rawIndex.digest),
-  size: Effect.succeed(rawIndex.bytes.byteLength),
-  image: noChild("child image"),
-  imageIndex: noChild("child index"),
-  child: noChild("child manifest"),
-  descriptor: Effect.succeed(Descriptor.make(rawIndex.mediaType, rawIndex.digest, rawIndex.bytes.byteLength))
-}
+export const index: ImageIndex.ImageIndex = ImageIndex.make({
+  raw: Effect.succeed(rawIndex),
+  child: (digest) => Effect.fail(new BlobNotFound({ kind: "child manifest", digest }))
+})

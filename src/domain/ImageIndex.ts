@@ -5,14 +5,16 @@
  *
  * @since 0.1.0
  */
+import * as Effect from "effect/Effect"
 import type { Pipeable } from "effect/Pipeable"
-import type * as Effect from "effect/Effect"
-import type * as Descriptor from "./Descriptor.js"
+import * as Descriptor from "./Descriptor.js"
 import type * as Digest from "./Digest.js"
-import type { BlobNotFound } from "./Errors.js"
+import { BlobNotFound } from "./Errors.js"
 import type { Image } from "./Image.js"
 import type * as IndexManifest from "./IndexManifest.js"
+import { pipeMethod } from "./internal/pipeable.js"
 import type * as MediaType from "./MediaType.js"
+import type * as RawDocument from "./RawDocument.js"
 
 /** Identifies {@link ImageIndex} values. */
 export const TypeId: unique symbol = Symbol.for("effect-containerregistry/ImageIndex")
@@ -59,3 +61,39 @@ export interface ImageIndex<E = never> extends Pipeable {
  */
 export const isImageIndex = (u: unknown): u is ImageIndex<unknown> =>
   typeof u === "object" && u !== null && TypeId in u
+
+/**
+ * Builds an index value from its raw manifest and a way to reach children by digest: the
+ * manifest accessors come from the raw document, `image` and `imageIndex` from `child`, and
+ * the descriptor is the one given or one computed from the raw manifest. Sources and
+ * combinators use it so every index behaves alike.
+ *
+ * @since 0.1.0
+ */
+export const make = <E>(parts: {
+  readonly raw: Effect.Effect<RawDocument.RawDocument<IndexManifest.IndexManifest>, E>
+  readonly child: (digest: Digest.Digest) => Effect.Effect<Child<E>, E | BlobNotFound>
+  readonly descriptor?: Effect.Effect<Descriptor.Descriptor, E> | undefined
+}): ImageIndex<E> => {
+  const { child, raw } = parts
+  return {
+    [TypeId]: TypeId,
+    pipe: pipeMethod,
+    mediaType: Effect.map(raw, (r) => r.mediaType),
+    rawManifest: Effect.map(raw, (r) => r.bytes),
+    indexManifest: Effect.map(raw, (r) => r.value),
+    digest: Effect.map(raw, (r) => r.digest),
+    size: Effect.map(raw, (r) => r.bytes.byteLength),
+    child,
+    image: (digest) =>
+      Effect.flatMap(child(digest), (c) =>
+        c._tag === "Image" ? Effect.succeed(c.image) : Effect.fail(new BlobNotFound({ kind: "child image", digest }))
+      ),
+    imageIndex: (digest) =>
+      Effect.flatMap(child(digest), (c) =>
+        c._tag === "Index" ? Effect.succeed(c.index) : Effect.fail(new BlobNotFound({ kind: "child index", digest }))
+      ),
+    descriptor:
+      parts.descriptor ?? Effect.map(raw, (r) => Descriptor.make(r.mediaType, r.digest, r.bytes.byteLength))
+  }
+}

@@ -428,26 +428,13 @@ export const indexFromCore = <E>(core: IndexCore<E>): ImageIndex.ImageIndex<E | 
         return { _tag: "Other", descriptor, bytes }
       })
   )
-  return {
-    [ImageIndex.TypeId]: ImageIndex.TypeId, pipe: pipeMethod,
-    mediaType: Effect.map(raw, (r) => r.mediaType),
-    rawManifest: Effect.map(raw, (r) => r.bytes),
-    indexManifest: Effect.map(raw, (r) => r.value),
-    digest: Effect.map(raw, (r) => r.digest),
-    size: Effect.map(raw, (r) => r.bytes.byteLength),
+  return ImageIndex.make<R>({
+    raw,
     child,
-    image: (digest) =>
-      Effect.flatMap(child(digest), (c) =>
-        c._tag === "Image" ? Effect.succeed(c.image) : Effect.fail(new BlobNotFound({ kind: "child image", digest }))
-      ),
-    imageIndex: (digest) =>
-      Effect.flatMap(child(digest), (c) =>
-        c._tag === "Index" ? Effect.succeed(c.index) : Effect.fail(new BlobNotFound({ kind: "child index", digest }))
-      ),
     descriptor: Effect.map(raw, (r) =>
       core.descriptor !== undefined && core.descriptor.digest === r.digest
         ? core.descriptor
         : Descriptor.make(r.mediaType, r.digest, r.bytes.byteLength)
     )
-  }
+  })
 }

@@ -32,7 +32,6 @@ import { memoize } from "./internal/memo.js"
 import * as MediaType from "./MediaType.js"
 import * as Partial from "./Partial.js"
 import * as Platform from "./Platform.js"
-import { pipeMethod } from "./internal/pipeable.js"
 
 /**
  * What generated content is derived from. Equal seeds (`1` and `"1"` are equal) give equal
@@ -346,21 +345,7 @@ const fromImages = <E>(images: ReadonlyArray<Image.Image<E>>): ImageIndex.ImageI
         ? Effect.succeed<ImageIndex.Child<E>>({ _tag: "Image", descriptor, image: found })
         : Effect.fail(new BlobNotFound({ kind: "child manifest", digest }))
     })
-  return {
-    [ImageIndex.TypeId]: ImageIndex.TypeId, pipe: pipeMethod,
-    mediaType: Effect.map(raw, (r) => r.mediaType),
-    rawManifest: Effect.map(raw, (r) => r.bytes),
-    indexManifest: Effect.map(raw, (r) => r.value),
-    digest: Effect.map(raw, (r) => r.digest),
-    size: Effect.map(raw, (r) => r.bytes.byteLength),
-    child,
-    image: (digest) =>
-      Effect.flatMap(child(digest), (c) =>
-        c._tag === "Image" ? Effect.succeed(c.image) : Effect.fail(new BlobNotFound({ kind: "child image", digest }))
-      ),
-    imageIndex: (digest) => Effect.fail(new BlobNotFound({ kind: "child index", digest })),
-    descriptor: Effect.map(raw, (r) => Descriptor.make(r.mediaType, r.digest, r.bytes.byteLength))
-  }
+  return ImageIndex.make<E>({ raw, child })
 }
 
 /**
