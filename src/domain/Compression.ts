@@ -5,7 +5,6 @@
  *
  * @since 0.1.0
  */
-import * as NodeStream from "@effect/platform-node/NodeStream"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Chunk from "effect/Chunk"
@@ -13,6 +12,7 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as zlib from "node:zlib"
+import { pipeThrough } from "./internal/transform.js"
 import type { Compression } from "./MediaType.js"
 
 export type { Compression } from "./MediaType.js"
@@ -107,7 +107,7 @@ export const gzip = <E, R>(
   stream: Stream.Stream<Uint8Array, E, R>,
   level: number = defaultGzipLevel
 ): Stream.Stream<Uint8Array, E | CompressionError, R> =>
-  NodeStream.pipeThroughDuplex(
+  pipeThrough(
     stream,
     () => zlib.createGzip({ level, chunkSize: HIGH_WATER }),
     (cause) => new CompressionError({ reason: "Corrupt", format: "gzip", cause })
@@ -121,7 +121,7 @@ export const gzip = <E, R>(
 export const gunzip = <E, R>(
   stream: Stream.Stream<Uint8Array, E, R>
 ): Stream.Stream<Uint8Array, E | CompressionError, R> =>
-  NodeStream.pipeThroughDuplex(
+  pipeThrough(
     stream,
     () => zlib.createGunzip({ chunkSize: HIGH_WATER }),
     (cause) => new CompressionError({ reason: "Corrupt", format: "gzip", cause })
@@ -151,7 +151,7 @@ export const unzstd = <E, R>(
 ): Stream.Stream<Uint8Array, E | CompressionError, R> =>
   zstdDecompressor === undefined
     ? Stream.fail(new CompressionError({ reason: "Unsupported", format: "zstd" }))
-    : NodeStream.pipeThroughDuplex(
+    : pipeThrough(
         stream,
         zstdDecompressor,
         (cause) => new CompressionError({ reason: "Corrupt", format: "zstd", cause })

@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
+import { randomFillSync } from "node:crypto"
 import { readFileSync } from "node:fs"
 import { gunzipSync, gzipSync } from "node:zlib"
 import * as Compression from "../../src/domain/Compression.js"
@@ -73,6 +74,29 @@ describe("Compression", () => {
       } else {
         expect(result._tag === "Left" && result.left.reason).toBe("Unsupported")
       }
+    })
+  )
+
+  it.effect("gzip holds back a fast producer instead of buffering its input", () =>
+    Effect.gen(function* () {
+      // Fresh random chunks come far faster than gzip consumes them; without backpressure on
+      // each write the transform's queue would grow towards the whole 96 MiB.
+      const MiB = 1024 * 1024
+      const producer = Stream.repeatEffect(Effect.sync(() => randomFillSync(Buffer.allocUnsafe(256 * 1024)))).pipe(
+        Stream.take(384)
+      )
+      const baseline = process.memoryUsage().arrayBuffers
+      let peak = baseline
+      const measured = yield* Stream.runFold(
+        Compression.gzip(producer, 1),
+        0,
+        (total, bytes) => {
+          peak = Math.max(peak, process.memoryUsage().arrayBuffers)
+          return total + bytes.byteLength
+        }
+      )
+      expect(measured).toBeGreaterThan(96 * MiB)
+      expect((peak - baseline) / MiB).toBeLessThan(40)
     })
   )
 })

@@ -6,10 +6,10 @@
  * @since 0.1.0
  * @internal
  */
-import * as NodeStream from "@effect/platform-node/NodeStream"
 import type * as Stream from "effect/Stream"
 import { Duplex } from "node:stream"
 import * as TarStream from "tar-stream"
+import { pipeThrough } from "./transform.js"
 
 /** A tar header as tar-stream writes it, with the PAX records to write. */
 interface Header extends TarStream.Header {
@@ -106,4 +106,4 @@ export const retime = <E, E2>(
   tar: Stream.Stream<Uint8Array, E>,
   mtime: Date,
   onError: (cause: unknown) => E2
-): Stream.Stream<Uint8Array, E | E2> => NodeStream.pipeThroughDuplex(tar, () => retimeDuplex(mtime), onError)
+): Stream.Stream<Uint8Array, E | E2> => pipeThrough(tar, () => retimeDuplex(mtime), onError)
