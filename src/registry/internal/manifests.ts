@@ -16,6 +16,7 @@ import * as Descriptor from "../../domain/Descriptor.js"
 import * as Digest from "../../domain/Digest.js"
 import type { InvalidDocument } from "../../domain/Errors.js"
 import * as IndexManifest from "../../domain/IndexManifest.js"
+import * as Json from "../../domain/internal/json.js"
 import * as Manifest from "../../domain/Manifest.js"
 import * as MediaType from "../../domain/MediaType.js"
 import * as BlobStore from "../../services/BlobStore.js"
@@ -112,8 +113,10 @@ const contentType = (value: string | undefined): string | undefined => {
 
 /**
  * Decodes manifest bytes as the kind the `Content-Type` names (or, when it names no manifest
- * type, the kind the document says it is), refusing Docker schema 1, other kinds of document,
- * and a `mediaType` field that contradicts the `Content-Type`.
+ * type, the kind the document's own `mediaType` field names), refusing Docker schema 1, other
+ * kinds of document, a document of no known kind, and a `mediaType` field that contradicts the
+ * `Content-Type`. The kind is never guessed from the document's shape: a manifest with neither
+ * is refused, as the CNCF distribution registry does.
  *
  * @internal
  */
@@ -123,14 +126,17 @@ export const decode = (
   maxSize: number
 ): Either.Either<Decoded, OciError.OciError> => {
   const declared = declaredType !== undefined && MediaType.isManifest(declaredType) ? declaredType : undefined
-  const kind = declared ?? Option.getOrUndefined(Manifest.sniff(bytes, { maxSize }))
+  const kind = declared ?? ownMediaType(bytes, maxSize)
   const options = { maxSize, mediaType: declared }
   const refused = (e: InvalidDocument) => invalid(e.message, e)
   let decoded: Either.Either<Decoded, OciError.OciError>
   if (kind === undefined) {
-    // No manifest at all: the decoder tells why (not JSON, too large, no schemaVersion 2, ...).
+    // The decoder tells what is wrong when it can (not JSON, too large, no schemaVersion 2, ...).
     const why = Manifest.decode(bytes, options)
-    decoded = Either.left(Either.isLeft(why) ? refused(why.left) : invalid("not a manifest"))
+    const sent = declaredType === undefined
+      ? "no Content-Type was sent"
+      : `the Content-Type ${Common.quote(declaredType)} names no manifest type`
+    decoded = Either.left(Either.isLeft(why) ? refused(why.left) : invalid(`${sent} and the manifest has no mediaType`))
   } else if (MediaType.isSchema1(kind)) {
     decoded = Either.left(invalid(`${kind} (Docker schema 1) is not supported`))
   } else if (MediaType.isIndex(kind)) {
@@ -151,6 +157,17 @@ export const decode = (
       )
       : Either.right(d))
 }
+
+// The `mediaType` field of a JSON document, if it has one.
+const ownMediaType = (bytes: Uint8Array, maxSize: number): string | undefined =>
+  Either.match(Json.parse(bytes, "manifest", maxSize), {
+    onLeft: () => undefined,
+    onRight: (document) =>
+      typeof document === "object" && document !== null && "mediaType" in document &&
+        typeof document.mediaType === "string" && document.mediaType !== ""
+        ? document.mediaType
+        : undefined
+  })
 
 const blobUnknown = (detail: string) => OciError.make("MANIFEST_BLOB_UNKNOWN", detail)
 
