@@ -10,6 +10,7 @@
 import * as Brand from "effect/Brand"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
@@ -215,6 +216,9 @@ export interface VerifyOptions {
   readonly subject?: string | undefined
 }
 
+// The streams made by `verifyStream`, with what each checks (see `verification`).
+const verifications = new WeakMap<object, { readonly digest: Digest; readonly size: number | undefined }>()
+
 /**
  * Passes a byte stream through while hashing it; at the end fails with {@link DigestMismatch}
  * (or {@link SizeMismatch}) when the bytes are not the ones `expected` names. A stream that
@@ -227,8 +231,8 @@ export const verifyStream = <E, R>(
   stream: Stream.Stream<Uint8Array, E, R>,
   expected: Digest,
   options: VerifyOptions = {}
-): Stream.Stream<Uint8Array, E | DigestMismatch | SizeMismatch, R> =>
-  Stream.suspend(() => {
+): Stream.Stream<Uint8Array, E | DigestMismatch | SizeMismatch, R> => {
+  const verified = Stream.suspend(() => {
     const subject = options.subject ?? expected
     const h = hasher(algorithm(expected))
     const limit = options.size
@@ -251,6 +255,29 @@ export const verifyStream = <E, R>(
     })
     return Stream.concat(checked, Stream.execute(atEnd))
   })
+  verifications.set(verified, { digest: expected, size: options.size })
+  return verified
+}
+
+/**
+ * What a stream made by {@link verifyStream} checks its bytes against.
+ *
+ * @since 0.1.0
+ */
+export interface Verification {
+  readonly digest: Digest
+  readonly size: number | undefined
+}
+
+/**
+ * The digest (and size) a stream checks its own bytes against, when it was made by
+ * {@link verifyStream}: such a stream fails before it ends unless its bytes are right, so a
+ * consumer that runs it to the end need not hash them again. `None` for any other stream.
+ *
+ * @since 0.1.0
+ */
+export const verification = (stream: Stream.Stream<Uint8Array, unknown, unknown>): Option.Option<Verification> =>
+  Option.fromNullable(verifications.get(stream))
 
 /**
  * Checks whole bytes against a digest (and size, when given).

@@ -88,25 +88,9 @@ export const make = (
         if (Option.isNone(found)) return Option.none()
         const { size } = found.value
         const span = yield* Common.resolveRange(digest, size, range)
-        const file = blobPath(digest)
         const stream: Stream.Stream<Uint8Array, BlobStore.BlobStoreError> = span.length === 0
           ? Stream.empty
-          : exactly(
-            fs.stream(file, {
-              offset: span.offset,
-              bytesToRead: span.length,
-              chunkSize: Common.readChunkSize,
-              bufferSize: 4
-            }).pipe(
-              Stream.mapError((e) =>
-                Fs.isNotFound(e)
-                  ? new BlobStore.BlobStoreError({ reason: "NotFound", detail: "the blob was deleted", digest })
-                  : io("cannot read", { digest })(e)
-              )
-            ),
-            span.length,
-            digest
-          )
+          : exactly(Fs.readRange(blobPath(digest), span.offset, span.length, readError(digest)), span.length, digest)
         return Option.some({ size, offset: span.offset, length: span.length, stream })
       })
 
@@ -379,13 +363,26 @@ export const layer = (
 ): Layer.Layer<BlobStore.BlobStore, BlobStore.BlobStoreError, FileSystem.FileSystem | Path.Path> =>
   Layer.effect(BlobStore.BlobStore, make(root))
 
+// A read of a committed blob that failed: gone (deleted meanwhile) or an I/O error.
+const readError = (digest: Digest.Digest) => (cause: unknown): BlobStore.BlobStoreError =>
+  Fs.isNotFoundCause(cause)
+    ? new BlobStore.BlobStoreError({ reason: "NotFound", detail: "the blob was deleted", digest, cause })
+    : new BlobStore.BlobStoreError({
+      reason: "Io",
+      detail: `cannot read: ${cause instanceof Error ? cause.message : String(cause)}`,
+      digest,
+      cause
+    })
+
 const io = (detail: string, facts: { readonly digest?: string; readonly uploadId?: string } = {}) =>
 (cause: PlatformError): BlobStore.BlobStoreError =>
   new BlobStore.BlobStoreError({ reason: "Io", detail: `${detail}: ${cause.message}`, ...facts, cause })
 
 // Writes every chunk of `stream` to `file`, feeding `hasher` when there is one; returns how
 // many bytes were written. `tooLong` may refuse a running total with an error. Errors of the
-// stream itself pass through untouched.
+// stream itself pass through untouched. Small chunks (a request body arrives in 16-64 KiB
+// pieces) are gathered in one reused buffer and written {@link Fs.writeSize} bytes at a time;
+// what is still gathered when the stream fails is dropped with the file.
 const appendTo = <E, R, E2 = never>(
   file: FileSystem.File,
   stream: Stream.Stream<Uint8Array, E, R>,
@@ -395,6 +392,7 @@ const appendTo = <E, R, E2 = never>(
 ): Effect.Effect<number, E | E2 | BlobStore.BlobStoreError, R> =>
   Effect.suspend(() => {
     let written = 0
+    const gather = Fs.gatherWrites(file, io(`cannot write ${subject}`))
     return Stream.runForEachChunk(stream, (chunk) =>
       Effect.forEach(chunk, (bytes): Effect.Effect<void, E2 | BlobStore.BlobStoreError> => {
         if (bytes.byteLength === 0) return Effect.void
@@ -402,8 +400,8 @@ const appendTo = <E, R, E2 = never>(
         const refused = tooLong?.(written)
         if (refused !== undefined) return Effect.fail(refused)
         hasher?.update(bytes)
-        return file.writeAll(bytes).pipe(Effect.mapError(io(`cannot write ${subject}`)))
-      }, { discard: true })).pipe(Effect.map(() => written))
+        return gather.write(bytes)
+      }, { discard: true })).pipe(Effect.zipRight(gather.flush), Effect.map(() => written))
   })
 
 // Fails a read stream that ends before the `length` bytes its blob's size promised.

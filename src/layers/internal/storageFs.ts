@@ -1,18 +1,22 @@
 /**
  * File system helpers of the filesystem stores: absent paths as `Option`/empty results,
- * temporary names that carry their creation time, and atomic small-file writes (a temporary
- * file in the store's own `tmp` directory, synced, then renamed into place).
+ * temporary names that carry their creation time, atomic small-file writes (a temporary
+ * file in the store's own `tmp` directory, synced, then renamed into place), and the large
+ * reads and gathered writes that blob bodies go through.
  *
  * @internal
  */
 import type { PlatformError } from "@effect/platform/Error"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import type * as Path from "@effect/platform/Path"
+import * as NodeStream from "@effect/platform-node/NodeStream"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
 import { randomUUID } from "node:crypto"
+import { createReadStream } from "node:fs"
 import { compareStrings } from "./storageCommon.js"
 
 /** @internal */
@@ -132,3 +136,83 @@ export const writeFileAtomic = (
       yield* fs.rename(tmp, target)
     }).pipe(Effect.onError(() => Effect.ignore(fs.remove(tmp, { force: true }))))
   })
+
+/**
+ * How many bytes a blob read asks the file for at once, and how many a gathered write hands
+ * to the file: 1 MiB, so that a gigabyte is a thousand system calls and stream steps, not
+ * tens of thousands (docker-registry reads through a 4 MiB buffer).
+ *
+ * @internal
+ */
+export const ioSize = 1024 * 1024
+
+/** True for a `NotFound` failure of a Node file call (`ENOENT`). @internal */
+export const isNotFoundCause = (cause: unknown): boolean =>
+  typeof cause === "object" && cause !== null && (cause as { readonly code?: unknown }).code === "ENOENT"
+
+/**
+ * `length` bytes of a file from `offset`, read {@link ioSize} bytes at a time straight from
+ * Node's file stream: one stream step per read, each read into its own buffer, which is
+ * handed on as it is. The file is opened when the stream runs and closed when it ends or is
+ * interrupted. A file shorter than promised just ends early; callers check the length.
+ *
+ * @internal
+ */
+export const readRange = <E>(
+  path: string,
+  offset: number,
+  length: number,
+  onError: (cause: unknown) => E
+): Stream.Stream<Uint8Array, E> =>
+  NodeStream.fromReadable<E, Uint8Array>(
+    () => createReadStream(path, { start: offset, end: offset + length - 1, highWaterMark: ioSize }),
+    onError
+  )
+
+/**
+ * A writer that gathers small pieces into one reused buffer and writes it to `file` when
+ * full; pieces of at least {@link ioSize} bytes go straight through. Only one `write` or
+ * `flush` may run at a time (each is awaited before the next), and `flush` must run at the
+ * end.
+ *
+ * @internal
+ */
+export interface GatheredWrites<E> {
+  readonly write: (bytes: Uint8Array) => Effect.Effect<void, E>
+  readonly flush: Effect.Effect<void, E>
+}
+
+/** @internal */
+export const gatherWrites = <E>(
+  file: FileSystem.File,
+  onError: (error: PlatformError) => E
+): GatheredWrites<E> => {
+  let buffer: Uint8Array | undefined
+  let filled = 0
+  const writeAll = (bytes: Uint8Array) => Effect.mapError(file.writeAll(bytes), onError)
+  const flush = Effect.suspend(() => {
+    if (buffer === undefined || filled === 0) return Effect.void
+    const pending = buffer.subarray(0, filled)
+    filled = 0
+    return writeAll(pending)
+  })
+  const write = (bytes: Uint8Array): Effect.Effect<void, E> =>
+    Effect.suspend(() => {
+      if (bytes.byteLength >= ioSize) return Effect.zipRight(flush, writeAll(bytes))
+      buffer ??= new Uint8Array(ioSize)
+      const room = ioSize - filled
+      if (bytes.byteLength < room) {
+        buffer.set(bytes, filled)
+        filled += bytes.byteLength
+        return Effect.void
+      }
+      buffer.set(bytes.subarray(0, room), filled)
+      filled = ioSize
+      const rest = bytes.subarray(room)
+      return Effect.zipRight(flush, Effect.sync(() => {
+        buffer?.set(rest, 0)
+        filled = rest.byteLength
+      }))
+    })
+  return { write, flush }
+}
