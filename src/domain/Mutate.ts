@@ -271,7 +271,9 @@ const appendAll = <E>(image: Image.Image<E>, adds: ReadonlyArray<Addendum<E>>): 
             history: [...(config.history ?? []), ...added.history]
           }
           return { manifest: edited, configFile, layers }
-        })
+        }),
+        // Stream layers not read yet: the layers as they are, so a sink can read them first.
+        Effect.map(image.layers, (below) => [...below, ...adds.filter(hasLayer).map((add) => add.layer)])
       )
 
 /**
@@ -321,7 +323,8 @@ const editConfig = <E, E2>(
     Effect.gen(function* () {
       const configFile = yield* f(yield* image.configFile)
       return { manifest: yield* image.manifest, configFile, layers: yield* image.layers }
-    })
+    }),
+    image.layers
   )
 
 const editManifest = <E>(
@@ -330,7 +333,8 @@ const editManifest = <E>(
 ): Image.Image<E> =>
   editImage(
     image,
-    Effect.map(Effect.all([image.manifest, image.layers]), ([manifest, layers]) => ({ manifest: f(manifest), layers }))
+    Effect.map(Effect.all([image.manifest, image.layers]), ([manifest, layers]) => ({ manifest: f(manifest), layers })),
+    image.layers
   )
 
 /**
@@ -365,7 +369,8 @@ export const configFile: {
         manifest,
         configFile: cf,
         layers
-      }))
+      })),
+      image.layers
     )
 )
 

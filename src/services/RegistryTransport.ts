@@ -6,7 +6,8 @@
  * by OAuth2 POST with an identity token), caches tokens per scope set until shortly before
  * they expire, re-authenticates once on a 401, follows redirects without carrying
  * credentials to other hosts, refuses URLs that downgrade to http or jump to private
- * addresses, and retries connection failures and 408/429/5xx with backoff and `Retry-After`.
+ * addresses, retries connection failures and 408/429/5xx with backoff and `Retry-After`, and
+ * gives up on a registry that stops answering (a response timeout and a body idle timeout).
  *
  * Requests are ordinary `HttpClientRequest`s whose URL may be relative to the registry
  * (`/v2/library/ubuntu/manifests/latest`):
@@ -122,6 +123,21 @@ export const defaultRetry: RetrySettings = Retry.defaults
 export const defaultMaxRedirects = 10
 
 /**
+ * How long a request waits for its response's status and headers once its body has been sent,
+ * unless told otherwise: 60 seconds.
+ *
+ * @since 0.1.0
+ */
+export const defaultResponseTimeout: Duration.Duration = Duration.seconds(60)
+
+/**
+ * How long reading a response body waits for its next bytes, unless told otherwise: 60 seconds.
+ *
+ * @since 0.1.0
+ */
+export const defaultIdleTimeout: Duration.Duration = Duration.seconds(60)
+
+/**
  * The largest token server answer read (64 KiB).
  *
  * @since 0.1.0
@@ -161,6 +177,19 @@ export interface Options {
   readonly oauthPassword?: boolean | undefined
   /** How long credentials from the keychain are reused; 5 minutes by default. */
   readonly credentialLifetime?: Duration.DurationInput | undefined
+  /**
+   * The longest wait for a response's status and headers, counted from when the request body
+   * has been sent; {@link defaultResponseTimeout} by default, `Duration.infinity` for none. A
+   * request that times out is aborted and fails with a `Transport` error (`ETIMEDOUT`), which
+   * is retried like a lost connection when the request can be sent again.
+   */
+  readonly responseTimeout?: Duration.DurationInput | undefined
+  /**
+   * The longest wait for the next bytes of a response body; {@link defaultIdleTimeout} by
+   * default, `Duration.infinity` for none. Reading a body that stalls fails with a
+   * `Transport` error (`ETIMEDOUT`); a blob download resumes from the byte it reached.
+   */
+  readonly idleTimeout?: Duration.DurationInput | undefined
 }
 
 /**
@@ -190,7 +219,9 @@ export const make = (
         ? { ...Retry.defaults, attempts: 1 }
         : { ...Retry.defaults, ...options.retry },
       oauthPassword: options.oauthPassword === true,
-      credentialLifetimeMillis: Duration.toMillis(options.credentialLifetime ?? Duration.minutes(5))
+      credentialLifetimeMillis: Duration.toMillis(options.credentialLifetime ?? Duration.minutes(5)),
+      responseTimeoutMillis: Duration.toMillis(options.responseTimeout ?? defaultResponseTimeout),
+      idleTimeoutMillis: Duration.toMillis(options.idleTimeout ?? defaultIdleTimeout)
     }),
     (transport) => RegistryTransport.of(transport)
   )

@@ -1,8 +1,9 @@
 /**
  * Images and indexes in registries, as ggcr's `pkg/v1/remote`: read them
  * ({@link image}, {@link index}, {@link get}, {@link head}, {@link layer}), write them
- * ({@link write}, {@link writeIndex}, {@link writeLayer}, {@link tag}, {@link put}), delete
- * them, and list what a registry holds ({@link list}, {@link catalog}, {@link referrers}).
+ * ({@link write}, {@link writeIndex}, {@link multiWrite}, {@link writeLayer}, {@link tag},
+ * {@link put}), delete them, and list what a registry holds ({@link list}, {@link catalog},
+ * {@link referrers}).
  * Every operation needs a {@link RegistryTransport.RegistryTransport} and reports transfers to
  * the {@link Progress.Progress} in the context, if any.
  *
@@ -359,6 +360,47 @@ export function writeIndex<E>(
     ? run(indexOrOptions, options)
     : <E2>(index: ImageIndex.ImageIndex<E2>) => run(index, indexOrOptions)
 }
+
+/**
+ * Writes many images and indexes at once, as ggcr's `remote.MultiWrite`: each entry as
+ * {@link write} or {@link writeIndex} would, with the work shared between them. A blob is
+ * checked for and uploaded once per repository however many images list it, and once per
+ * registry: another repository of the same registry that needs it mounts it from the first.
+ * At most `concurrency` blobs go up at once across all entries (and as many entries are
+ * worked on at once); each manifest is put after everything it references, children before
+ * the indexes that list them. A reference given twice is written with its last value.
+ *
+ * ```ts
+ * yield* Remote.multiWrite([[tagV1, image], [tagLatest, image], [otherRepoTag, index]])
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const multiWrite = <E>(
+  entries: Iterable<readonly [Reference.Reference, Image.Image<E> | ImageIndex.ImageIndex<E>]>,
+  options: WriteOptions = {}
+): Effect.Effect<void, E | WriteError, RegistryTransport.RegistryTransport> =>
+  Effect.gen(function*() {
+    const context = yield* contextOf(options)
+    const settings = settingsOf(options)
+    const shared = yield* Push.makeShared(settings.concurrency)
+    const byName = new Map<string, readonly [Reference.Reference, Image.Image<E> | ImageIndex.ImageIndex<E>]>()
+    for (const entry of entries) byName.set(Reference.name(entry[0]), entry)
+    const writers = new Map<string, Push.Writer<E>>()
+    const writerFor = (repository: Reference.Repository) =>
+      Effect.suspend(() => {
+        const key = `${Reference.registryHost(repository.registry)}/${repository.path}`
+        const found = writers.get(key)
+        if (found !== undefined) return Effect.succeed(found)
+        return Effect.tap(Push.make<E>(context, repository, settings, shared), (made) => writers.set(key, made))
+      })
+    yield* Effect.forEach(
+      byName.values(),
+      ([ref, item]) =>
+        Effect.flatMap(writerFor(ref.repository), (w) => Image.isImage(item) ? w.image(ref, item) : w.index(ref, item)),
+      { concurrency: settings.concurrency, discard: true }
+    )
+  })
 
 /**
  * Uploads one blob to a repository, as ggcr's `remote.WriteLayer` (skipped when present,

@@ -373,3 +373,70 @@ describe("crane registry serve", () => {
     expect(run.stderr).toContain("99999")
   })
 })
+
+describe.skipIf(!hasDistribution)("crane against docker-registry with htpasswd auth", () => {
+  let registry: { readonly host: string; readonly stop: () => Promise<void> } | undefined
+  let user = ""
+  let pass = ""
+  const host = () => registry?.host ?? ""
+  // each test's own docker config directory, so no credentials leak between them
+  const dockerConfig = () => ({ DOCKER_CONFIG: mkdtempSync(join(scratch, "docker-config-")) })
+  const noStackTrace = (stderr: string) => expect(stderr).not.toMatch(/^\s+at /m)
+
+  beforeAll(async () => {
+    await ensureBuilt()
+    const auth = await import("../interop/authRegistry.js")
+    user = auth.username
+    pass = auth.password
+    registry = await auth.startAuthRegistry()
+  }, 180_000)
+
+  afterAll(async () => {
+    await registry?.stop()
+  })
+
+  it("fails without credentials: exit 1 and one line naming UNAUTHORIZED, no stack trace", async () => {
+    const run = await crane(["digest", `${host()}/secured/app:v1`], { env: dockerConfig() })
+    expect(run.code).toBe(1)
+    expect(run.stdout.byteLength).toBe(0)
+    const lines = run.stderr.trim().split("\n")
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toMatch(/^Error: .*401 UNAUTHORIZED/)
+    noStackTrace(run.stderr)
+  })
+
+  it("pushes and reads the digest back after crane auth login -u -p", async () => {
+    const env = dockerConfig()
+    const login = await crane(["auth", "login", host(), "-u", user, "-p", pass], { env })
+    expect(login.code).toBe(0)
+    const pushed = (await ok(["push", image1, `${host()}/secured/app:v1`], { env })).trim()
+    const digest = (await ok(["digest", `${host()}/secured/app:v1`], { env })).trim()
+    expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/)
+    expect(pushed).toBe(`${host()}/secured/app@${digest}`)
+  })
+
+  it("fails with a wrong password: exit 1, one line naming UNAUTHORIZED, without the password", async () => {
+    const env = dockerConfig()
+    await ok(["auth", "login", host(), "-u", user, "-p", "not-the-password"], { env })
+    const run = await crane(["digest", `${host()}/secured/app:v1`], { env })
+    expect(run.code).toBe(1)
+    expect(run.stderr.trim().split("\n")).toHaveLength(1)
+    expect(run.stderr).toContain("UNAUTHORIZED")
+    expect(run.stderr).not.toContain("not-the-password")
+    noStackTrace(run.stderr)
+  })
+
+  it("gives up on a registry nobody listens on: exit 1, one clear line, in bounded time", async () => {
+    const { freePort } = await import("../interop/authRegistry.js")
+    const port = await freePort()
+    const started = Date.now()
+    const run = await crane(["digest", `127.0.0.1:${port}/nobody/home:v1`], { env: dockerConfig() })
+    expect(Date.now() - started).toBeLessThan(25_000)
+    expect(run.code).toBe(1)
+    const lines = run.stderr.trim().split("\n")
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toContain(`127.0.0.1:${port}`)
+    expect(lines[0]).toContain("ECONNREFUSED")
+    noStackTrace(run.stderr)
+  }, 30_000)
+})

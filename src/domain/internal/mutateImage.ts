@@ -4,10 +4,16 @@
  * value here serialises each once and then treats the bytes as the truth. A manifest or config
  * whose value did not change keeps the base's exact bytes, so a no-op keeps every digest.
  *
+ * An edit that needs what a stream layer knows only once it has been read (its digest, diff id
+ * or size) fails with `NotComputed` until then; `layers` then come from the caller's
+ * `layers` effect, as ggcr's mutated image lists its layers without computing its manifest, so
+ * that a sink can read (and upload) them first and ask for the manifest afterwards.
+ *
  * @since 0.1.0
  * @internal
  */
 import * as Effect from "effect/Effect"
+import * as Predicate from "effect/Predicate"
 import * as ConfigFile from "../ConfigFile.js"
 import * as Descriptor from "../Descriptor.js"
 import type * as Digest from "../Digest.js"
@@ -53,11 +59,20 @@ interface ImageState<E> {
 const base64 = (bytes: Uint8Array): string =>
   Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64")
 
+// A stream layer's digest, diff id or size asked for before its bytes were read.
+const isNotComputed = (u: unknown): boolean => Predicate.isTagged(u, "NotComputed")
+
 /**
  * An image that is `base` changed by `edit`. Nothing runs until an accessor is read; the edit
- * runs at most once (successfully).
+ * runs at most once (successfully). `layers`, when given, lists the image's layers while the
+ * edit cannot run yet because a stream layer has not been read (it fails with `NotComputed`):
+ * the layers in manifest order, without the manifest.
  */
-export const editImage = <E>(base: Image.Image<E>, edit: Effect.Effect<ImageEdit<E>, E>): Image.Image<E> => {
+export const editImage = <E>(
+  base: Image.Image<E>,
+  edit: Effect.Effect<ImageEdit<E>, E>,
+  layers?: Effect.Effect<ReadonlyArray<ImageLayer.ImageLayer<E>>, E>
+): Image.Image<E> => {
   const state: Effect.Effect<ImageState<E>, E> = memoize(
     Effect.gen(function* () {
       const change = yield* edit
@@ -124,7 +139,9 @@ export const editImage = <E>(base: Image.Image<E>, edit: Effect.Effect<ImageEdit
       s.config !== undefined ? Effect.succeed(s.config.value) : base.configFile
     ),
     configName: Effect.map(raw, (r) => r.value.config.digest),
-    layers: Effect.map(state, (s) => s.layers),
+    layers: layers === undefined
+      ? Effect.map(state, (s) => s.layers)
+      : Effect.catchIf(Effect.map(state, (s) => s.layers), isNotComputed, () => layers),
     layerByDigest: (digest) =>
       Effect.flatMap(raw, (r) => (r.value.config.digest === digest ? configBlob : byDigest(digest))),
     layerByDiffId: byDiffId,

@@ -4,7 +4,8 @@
  * their source is known, and otherwise uploaded (in one streamed `PUT`, or in `PATCH` chunks),
  * with a failed upload started again from its first byte; manifests go last, after everything
  * they reference. Work is shared by digest, so a blob or child manifest that appears twice is
- * written once.
+ * written once. Writers made with the same {@link Shared} (one multi-write) share their upload
+ * slots, and a blob written to one repository is mounted into the others of the same registry.
  *
  * @since 0.1.0
  * @internal
@@ -12,8 +13,10 @@
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Chunk from "effect/Chunk"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as Schedule from "effect/Schedule"
@@ -98,6 +101,27 @@ export interface Writer<E> {
   readonly put: (ref: Reference.Reference, manifest: RawManifest) => Effect.Effect<void, WriteError>
 }
 
+/**
+ * What the writers of one write share: the slots that bound how many blobs go up at once,
+ * and, by registry and digest, the first repository each blob is being written to (with a
+ * signal of when that write ends), so that writers to other repositories of the same registry
+ * wait for it and mount the blob instead of uploading its bytes again.
+ *
+ * @since 0.1.0
+ */
+export interface Shared {
+  readonly uploads: Effect.Semaphore
+  readonly blobs: Map<string, { readonly repository: Reference.Repository; readonly done: Deferred.Deferred<void> }>
+}
+
+/**
+ * Makes the shared state of writers uploading at most `concurrency` blobs at once.
+ *
+ * @since 0.1.0
+ */
+export const makeShared = (concurrency: number): Effect.Effect<Shared> =>
+  Effect.map(Effect.makeSemaphore(Math.max(1, concurrency)), (uploads) => ({ uploads, blobs: new Map() }))
+
 // A stream layer (ggcr's `stream.Layer`) knows its digest only once its bytes have been read.
 const isNotComputed = (u: unknown): boolean => Predicate.isTagged(u, "NotComputed")
 
@@ -151,17 +175,20 @@ export const fallbackTag = (repository: Reference.Repository, subject: Digest.Di
 })
 
 /**
- * Builds a writer to a repository.
+ * Builds a writer to a repository; writers given the same `shared` state share their upload
+ * slots and their blobs (see {@link Shared}).
  *
  * @since 0.1.0
  */
 export const make = <E>(
   context: Fetch.Context,
   repository: Reference.Repository,
-  settings: Settings
+  settings: Settings,
+  shared?: Shared
 ): Effect.Effect<Writer<E>> =>
-  Effect.map(Effect.makeSemaphore(Math.max(1, settings.concurrency)), (uploads) => {
+  Effect.map(shared === undefined ? makeShared(settings.concurrency) : Effect.succeed(shared), (common) => {
     type Failure = E | WriteError
+    const uploads = common.uploads
     const transport = context.transport
     const progress = context.progress
     const access = RegistryTransport.push(repository)
@@ -314,9 +341,12 @@ export const make = <E>(
         yield* Fetch.discard(done)
       })
 
-    const mountCandidates = (source: Reference.Repository | undefined): ReadonlyArray<Reference.Repository> => {
-      const host = Reference.registryHost(repository.registry)
-      const all = [...(source === undefined ? [] : [source]), ...settings.mountFrom]
+    const host = Reference.registryHost(repository.registry)
+
+    const mountCandidates = (
+      sources: ReadonlyArray<Reference.Repository | undefined>
+    ): ReadonlyArray<Reference.Repository> => {
+      const all = [...sources.filter(Predicate.isNotUndefined), ...settings.mountFrom]
       const seen = new Set<string>()
       return all.filter((r) => {
         const usable = Reference.registryHost(r.registry) === host && r.path !== repository.path && !seen.has(r.path)
@@ -329,7 +359,7 @@ export const make = <E>(
     const uploadOne = (
       blob: ImageLayer.ImageLayer<E>,
       digest: Digest.Digest,
-      source: Reference.Repository | undefined
+      sources: ReadonlyArray<Reference.Repository | undefined>
     ): Effect.Effect<void, Failure> =>
       Effect.gen(function*() {
         const size = yield* blob.size
@@ -337,7 +367,7 @@ export const make = <E>(
           report({ _tag: "Skip", id: digest, total: size, direction: "Upload", reason })
         const attempt = Effect.gen(function*() {
           if (yield* blobExists(digest)) return yield* skip("Exists")
-          const session = yield* initiate(digest, mountCandidates(source))
+          const session = yield* initiate(digest, mountCandidates(sources))
           if (session._tag === "Mounted") return yield* skip("Mounted")
           const body = Progress.track(blob.compressed, progress, { id: digest, total: size, direction: "Upload" })
           const chunkSize = settings.chunkSize ??
@@ -385,7 +415,30 @@ export const make = <E>(
           }
           return yield* found
         }
-        return yield* once(digest.right, uploads.withPermits(1)(uploadOne(blob, digest.right, source)))
+        return yield* writeKnown(blob, digest.right, source)
+      })
+
+    // A blob whose digest is known, written once per repository. The first writer of a
+    // write's shared state to take a digest uploads it; writers to other repositories of the
+    // same registry wait for that, then mount the blob from there (or upload it themselves
+    // when the mount is refused).
+    const writeKnown = (
+      blob: ImageLayer.ImageLayer<E>,
+      digest: Digest.Digest,
+      source: Reference.Repository | undefined
+    ): Effect.Effect<void, Failure> =>
+      Effect.suspend(() => {
+        const key = `${host}\n${digest}`
+        const first = common.blobs.get(key)
+        const upload = (sibling: Reference.Repository | undefined) =>
+          uploads.withPermits(1)(uploadOne(blob, digest, [sibling, source]))
+        if (first === undefined) {
+          const done = Deferred.unsafeMake<void>(FiberId.none)
+          common.blobs.set(key, { repository, done })
+          return once(digest, upload(undefined)).pipe(Effect.ensuring(Deferred.succeed(done, undefined)))
+        }
+        if (first.repository.path === repository.path) return once(digest, upload(undefined))
+        return once(digest, Effect.zipRight(Deferred.await(first.done), upload(first.repository)))
       })
 
     const writeLayer = (blob: ImageLayer.ImageLayer<E>) => writeBlob(blob, Mount.sourceOf(blob))

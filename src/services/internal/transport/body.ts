@@ -7,14 +7,18 @@
  * @internal
  */
 import type * as HttpBody from "@effect/platform/HttpBody"
-import type * as HttpClientError from "@effect/platform/HttpClientError"
+import * as HttpClientError from "@effect/platform/HttpClientError"
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as UrlParams from "@effect/platform/UrlParams"
 import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Inspectable from "effect/Inspectable"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as RegistryError from "../../RegistryError.js"
@@ -94,6 +98,127 @@ export const fromClientError = (error: HttpClientError.HttpClientError): Registr
     ...(error.cause instanceof Error ? { cause: error.cause } : {})
   })
 }
+
+/**
+ * A registry that went silent: no response headers within the response timeout, or no bytes
+ * of a body within the idle timeout. It carries `code: "ETIMEDOUT"` as Node's socket errors
+ * do, so that it is reported and retried as a connection failure.
+ *
+ * @since 0.1.0
+ */
+export class Timeout extends Data.TaggedError("Timeout")<{
+  readonly phase: "headers" | "body"
+  readonly millis: number
+}> {
+  /** The system error code transport failures are matched by. */
+  readonly code = "ETIMEDOUT"
+  override get message(): string {
+    const wait = Duration.format(Duration.millis(this.millis))
+    return this.phase === "headers" ? `no response within ${wait}` : `no data received for ${wait}`
+  }
+}
+
+/**
+ * The `Transport` error of a request that got no response headers within `millis`.
+ *
+ * @since 0.1.0
+ */
+export const headersTimeout = (request: HttpClientRequest.HttpClientRequest, millis: number): RegistryError.RegistryError => {
+  const cause = new Timeout({ phase: "headers", millis })
+  return new RegistryError.RegistryError({
+    reason: "Transport",
+    method: request.method,
+    url: requestUrl(request),
+    detail: cause.message,
+    errno: cause.code,
+    cause
+  })
+}
+
+// A response whose body fails once it has sent nothing for `millis` (each read of its
+// stream waits at most that long), every other part read from the original.
+class IdleTimeoutResponse implements HttpClientResponse.HttpClientResponse {
+  readonly [HttpClientResponse.TypeId]: HttpClientResponse.TypeId = HttpClientResponse.TypeId
+  readonly [HttpIncomingMessage.TypeId]: HttpIncomingMessage.TypeId = HttpIncomingMessage.TypeId
+
+  constructor(readonly original: HttpClientResponse.HttpClientResponse, readonly millis: number) {}
+
+  get request() {
+    return this.original.request
+  }
+  get status() {
+    return this.original.status
+  }
+  get headers() {
+    return this.original.headers
+  }
+  get cookies() {
+    return this.original.cookies
+  }
+  get remoteAddress() {
+    return this.original.remoteAddress
+  }
+  get formData() {
+    return this.original.formData
+  }
+  get urlParamsBody() {
+    return this.original.urlParamsBody
+  }
+  get stream(): Stream.Stream<Uint8Array, HttpClientError.ResponseError> {
+    return Stream.timeoutFail(
+      this.original.stream,
+      () =>
+        new HttpClientError.ResponseError({
+          request: this.original.request,
+          response: this,
+          reason: "Decode",
+          cause: new Timeout({ phase: "body", millis: this.millis })
+        }),
+      Duration.millis(this.millis)
+    )
+  }
+  get arrayBuffer(): Effect.Effect<ArrayBuffer, HttpClientError.ResponseError> {
+    return Effect.map(Stream.runCollect(this.stream), (chunks) => {
+      const parts = Chunk.toReadonlyArray(chunks)
+      const out = new Uint8Array(parts.reduce((n, part) => n + part.byteLength, 0))
+      let offset = 0
+      for (const part of parts) {
+        out.set(part, offset)
+        offset += part.byteLength
+      }
+      return out.buffer
+    })
+  }
+  get text(): Effect.Effect<string, HttpClientError.ResponseError> {
+    return Effect.map(this.arrayBuffer, (buffer) => new TextDecoder().decode(buffer))
+  }
+  get json(): Effect.Effect<unknown, HttpClientError.ResponseError> {
+    return Effect.flatMap(this.text, (text) =>
+      Effect.try({
+        try: () => (text === "" ? null : JSON.parse(text)) as unknown,
+        catch: (cause) =>
+          new HttpClientError.ResponseError({ request: this.original.request, response: this, reason: "Decode", cause })
+      }))
+  }
+  toJSON(): unknown {
+    return this.original.toJSON()
+  }
+  [Inspectable.NodeInspectSymbol](): unknown {
+    return this.original[Inspectable.NodeInspectSymbol]()
+  }
+}
+
+/**
+ * The response with an idle timeout on its body: reading it fails with a `Transport` error
+ * (`ETIMEDOUT`) when no bytes come for `millis`. A response is returned as it is when `millis`
+ * is not finite.
+ *
+ * @since 0.1.0
+ */
+export const withIdleTimeout = (
+  response: HttpClientResponse.HttpClientResponse,
+  millis: number
+): HttpClientResponse.HttpClientResponse => Number.isFinite(millis) ? new IdleTimeoutResponse(response, millis) : response
 
 const responseFailure = (response: HttpClientResponse.HttpClientResponse) => (cause: unknown) =>
   new RegistryError.RegistryError({
@@ -185,9 +310,18 @@ const snippet = (bytes: Uint8Array): string | undefined => {
   return text.length > 200 ? `${text.slice(0, 200)}…` : text
 }
 
+// A HEAD answer has no body to name its error; for the statuses the distribution spec gives
+// one code only, that code (with the message registries send with it) stands in.
+const headDiagnostics: Readonly<Record<number, RegistryError.Diagnostic>> = {
+  401: { code: "UNAUTHORIZED", message: "authentication required" },
+  403: { code: "DENIED", message: "requested access to the resource is denied" },
+  429: { code: "TOOMANYREQUESTS", message: "too many requests" }
+}
+
 /**
  * The error for a response whose status was not expected: its error body (at most 64 KiB)
- * decoded into diagnostics, its `Retry-After` and rate-limit headers. `Auth` errors (from a
+ * decoded into diagnostics (for a bodiless HEAD answer of 401, 403 or 429, the one code the
+ * spec gives that status), its `Retry-After` and rate-limit headers. `Auth` errors (from a
  * token server, whose bodies may echo what was sent) never quote an undecodable body.
  *
  * @since 0.1.0
@@ -198,12 +332,14 @@ export const statusError = (
   detail?: string
 ): Effect.Effect<RegistryError.RegistryError> =>
   Effect.gen(function*() {
-    const body = response.request.method === "HEAD"
+    const isHead = response.request.method === "HEAD"
+    const body = isHead
       ? new Uint8Array(0)
       : yield* readCapped(response, maxErrorBytes, "error body").pipe(
         Effect.orElseSucceed(() => new Uint8Array(0))
       )
-    const errors = RegistryError.decodeErrors(body)
+    const inferred = isHead ? headDiagnostics[response.status] : undefined
+    const errors = inferred === undefined ? RegistryError.decodeErrors(body) : [inferred]
     const now = yield* Clock.currentTimeMillis
     const text = detail ?? (errors.length === 0 && reason === "Status" ? snippet(body) : undefined)
     return new RegistryError.RegistryError({

@@ -12,11 +12,13 @@ import * as HttpBody from "@effect/platform/HttpBody"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Encoding from "effect/Encoding"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 import * as Reference from "../../../domain/Reference.js"
 import * as Keychain from "../../Keychain.js"
 import { RegistryError } from "../../RegistryError.js"
@@ -84,6 +86,10 @@ export interface Settings {
   readonly retry: Retry.RetrySettings
   readonly oauthPassword: boolean
   readonly credentialLifetimeMillis: number
+  /** The longest wait for response headers once the request body is sent; `Infinity` for none. */
+  readonly responseTimeoutMillis: number
+  /** The longest wait for the next bytes of a response body; `Infinity` for none. */
+  readonly idleTimeoutMillis: number
 }
 
 /**
@@ -172,6 +178,42 @@ export const make = (
     const upgradedScopes = new Map<string, ReadonlyArray<string>>()
     const policy = Retry.policy(settings.retry)
 
+    // Sends a request and waits for its response headers, at most `responseTimeoutMillis`
+    // counted from when the request body has been sent (a streamed upload may take long);
+    // the request is aborted when the time is up. The response's body gets the idle timeout.
+    const exchangeOnce = (
+      request: HttpClientRequest.HttpClientRequest
+    ): Effect.Effect<HttpClientResponse.HttpClientResponse, RegistryError> =>
+      Effect.gen(function*() {
+        const millis = settings.responseTimeoutMillis
+        const run = (r: HttpClientRequest.HttpClientRequest) =>
+          client.execute(r).pipe(Effect.mapError(Body.fromClientError))
+        let response: HttpClientResponse.HttpClientResponse
+        if (!Number.isFinite(millis)) {
+          response = yield* run(request)
+        } else {
+          const bodySent = yield* Deferred.make<void>()
+          const body = request.body
+          const tracked = body._tag === "Stream"
+            ? HttpClientRequest.setBody(
+              request,
+              HttpBody.stream(
+                Stream.concat(body.stream, Stream.execute(Deferred.succeed(bodySent, undefined))),
+                body.contentType,
+                body.contentLength
+              )
+            )
+            : request
+          if (body._tag !== "Stream") yield* Deferred.succeed(bodySent, undefined)
+          const timer = Deferred.await(bodySent).pipe(
+            Effect.zipRight(Effect.sleep(millis)),
+            Effect.zipRight(Effect.fail(Body.headersTimeout(request, millis)))
+          )
+          response = yield* Effect.raceFirst(run(tracked), timer)
+        }
+        return Body.withIdleTimeout(response, settings.idleTimeoutMillis)
+      })
+
     // One request, following redirects: each Location is resolved and checked, a redirect
     // to another host loses the Authorization header, 303 (and 301/302 after POST) become
     // GET, and a body that cannot be replayed is not sent a second time (307/308).
@@ -192,7 +234,7 @@ export const make = (
           HttpClientRequest.setHeader("user-agent", settings.userAgent),
           (r) => (allowed ? HttpClientRequest.setHeader(r, "authorization", auth.header) : r)
         )
-        const response = yield* client.execute(outgoing).pipe(Effect.mapError(Body.fromClientError))
+        const response = yield* exchangeOnce(outgoing)
         const location = response.headers["location"]
         if (!isRedirect(response.status) || location === undefined) return response
         yield* Body.discard(response)
@@ -460,17 +502,22 @@ export const make = (
           Url.sameHost(new URL(Body.requestUrl(response.request)), registered.base)
         ) {
           // Expired token or missing scope: take the new challenge, add the scope it names,
-          // fetch a fresh token (and re-read the credentials) and send once more.
+          // fetch a fresh token (and re-read the credentials) and send once more. Basic
+          // credentials that read the same as those just refused are not sent again.
           const fresh = Challenge.pick(Challenge.parse(response.headers["www-authenticate"] ?? ""))
           if (fresh !== undefined && (fresh.scheme === "bearer" || fresh.scheme === "basic")) {
-            yield* Body.discard(response)
             challenges.set(registryKey(access.registry), fresh)
             const wanted = (fresh.params["scope"] ?? "").split(" ").filter((s) => s !== "" && !scopes.includes(s))
             const grown = [...wanted, ...scopes]
             if (wanted.length > 0) upgradedScopes.set(scopeKey, grown)
             yield* credentials.invalidate(AuthKeys.targetName(targetOf(access)))
-            const again = yield* authorize(access, grown, fresh, registered.base, context, true)
-            response = yield* send(request, url, again, replayable)
+            const again = yield* authorize(access, grown, fresh, registered.base, context, true).pipe(
+              Effect.tapError(() => Body.discard(response))
+            )
+            if (fresh.scheme === "bearer" || again?.header !== auth?.header) {
+              yield* Body.discard(response)
+              response = yield* send(request, url, again, replayable)
+            }
           }
         }
         if (!isExpected(response.status)) return yield* Effect.flip(Body.statusError(response))
