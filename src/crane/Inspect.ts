@@ -89,7 +89,12 @@ export const digest = (
     }
     return yield* Remote.head(r, remote).pipe(
       Effect.map((d) => d.digest),
-      Effect.catchTag("RegistryError", () => Effect.map(Remote.get(r, remote), (f) => f.descriptor.digest))
+      // A registry that refuses HEAD may still answer GET; a connection that failed will not,
+      // and its retries have already run once.
+      Effect.catchIf(
+        (error) => error._tag === "RegistryError" && error.reason === "Status",
+        () => Effect.map(Remote.get(r, remote), (f) => f.descriptor.digest)
+      )
     )
   })
 
