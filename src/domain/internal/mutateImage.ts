@@ -194,24 +194,11 @@ export const editIndex = <E>(
         ? base.child(digest)
         : Effect.fail(new BlobNotFound({ kind: "child manifest", digest }))
     })
-  return {
-    [ImageIndex.TypeId]: ImageIndex.TypeId, pipe: pipeMethod,
-    mediaType: Effect.map(raw, (r) => r.mediaType),
-    rawManifest: Effect.map(raw, (r) => r.bytes),
-    indexManifest: Effect.map(raw, (r) => r.value),
-    digest: Effect.map(raw, (r) => r.digest),
-    size: Effect.map(raw, (r) => r.bytes.byteLength),
+  return ImageIndex.make<E>({
+    raw,
     child,
-    image: (digest) =>
-      Effect.flatMap(child(digest), (c) =>
-        c._tag === "Image" ? Effect.succeed(c.image) : Effect.fail(new BlobNotFound({ kind: "child image", digest }))
-      ),
-    imageIndex: (digest) =>
-      Effect.flatMap(child(digest), (c) =>
-        c._tag === "Index" ? Effect.succeed(c.index) : Effect.fail(new BlobNotFound({ kind: "child index", digest }))
-      ),
     descriptor: Effect.flatMap(state, (s) =>
       s.changed ? Effect.succeed(RawDocument.descriptor(s.raw)) : base.descriptor
     )
-  }
+  })
 }
