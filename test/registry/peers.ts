@@ -46,7 +46,7 @@ export const dockerRegistryBinary = "/usr/bin/docker-registry"
 /** True when the reference registry is installed here. */
 export const hasDockerRegistry = existsSync(dockerRegistryBinary)
 
-const freePort = (): Promise<number> =>
+export const freePort = (): Promise<number> =>
   new Promise((resolve, reject) => {
     const server = createServer()
     server.once("error", reject)
@@ -59,14 +59,28 @@ const freePort = (): Promise<number> =>
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
+/** What a caller may add to the docker-registry a test starts. */
+export interface DockerRegistryOptions {
+  /** Files to write into the registry's temporary directory before it starts. */
+  readonly files?: Readonly<Record<string, string>>
+  /** Extra top-level config lines, given the temporary directory (e.g. an `auth:` section). */
+  readonly config?: (dir: string) => ReadonlyArray<string>
+  /** When the registry counts as ready; by default `GET /v2/` answering 200. */
+  readonly ready?: (response: Response) => boolean
+}
+
 /**
  * Starts `docker-registry serve` with filesystem storage in a temporary directory, deletes
- * enabled, on a free loopback port; resolves once `GET /v2/` answers 200.
+ * enabled, on a free loopback port; resolves once it is ready (`GET /v2/` answers 200 unless
+ * told otherwise).
  */
-export const startDockerRegistry = async (): Promise<Running> => {
+export const startDockerRegistry = async (
+  options: DockerRegistryOptions = {}
+): Promise<Running & { readonly host: string }> => {
   const dir = mkdtempSync(join(tmpdir(), "docker-registry-"))
   const port = await freePort()
   const config = join(dir, "config.yml")
+  for (const [name, content] of Object.entries(options.files ?? {})) writeFileSync(join(dir, name), content)
   writeFileSync(
     config,
     [
@@ -80,6 +94,7 @@ export const startDockerRegistry = async (): Promise<Running> => {
       `    rootdirectory: ${join(dir, "data")}`,
       "  delete:",
       "    enabled: true",
+      ...(options.config?.(dir) ?? []),
       "http:",
       `  addr: 127.0.0.1:${port}`,
       ""
@@ -99,13 +114,14 @@ export const startDockerRegistry = async (): Promise<Running> => {
     }
     rmSync(dir, { recursive: true, force: true })
   }
+  const ready = options.ready ?? ((response: Response) => response.status === 200)
   const deadline = Date.now() + 15_000
   while (Date.now() < deadline) {
     if (child.exitCode !== null) break
     try {
       const response = await fetch(`${url}/v2/`)
       await response.arrayBuffer()
-      if (response.status === 200) return { url, stop }
+      if (ready(response)) return { url, host: `127.0.0.1:${port}`, stop }
     } catch {
       // not listening yet
     }
