@@ -478,21 +478,20 @@ const streamBody = <E, R>(
   })
 
 /**
- * Writes entries as a tar byte stream (ustar, with PAX records for long or non-ASCII names
- * and for the records a header carries). Each body is streamed into the archive as it is
- * read; a body whose length differs from its header's size fails with {@link TarError}
- * `BadEntry`. Directory names are written as given.
- *
- * @since 0.1.0
+ * Runs `put` for each item into one tar-stream pack in a forked fiber and streams the pack's
+ * bytes; a failure of the items or of `put` fails the output stream.
  */
-export const write = <E, R>(entries: Stream.Stream<Entry<E, R>, E, R>): Stream.Stream<Uint8Array, E | TarError, R> =>
+const packing = <A, E, R>(
+  items: Stream.Stream<A, E, R>,
+  put: (pack: TarStream.Pack, item: A) => Effect.Effect<void, E | TarError, R>
+): Stream.Stream<Uint8Array, E | TarError, R> =>
   Stream.unwrapScoped(
     Effect.gen(function* () {
       const pack = TarStream.pack()
       let failure: Cause.Cause<E | TarError> | undefined
       const output = pullFrom(pack as unknown as ReadableLike, (cause) => writerFailure(failure, cause))
       yield* Effect.addFinalizer(() => Effect.sync(() => pack.destroy()))
-      yield* Stream.runForEach(entries, (entry) => writeEntry(pack, entry)).pipe(
+      yield* Stream.runForEach(items, (item) => put(pack, item)).pipe(
         Effect.andThen(Effect.sync(() => pack.finalize())),
         Effect.catchAllCause((cause) =>
           Effect.sync(() => {
@@ -505,6 +504,17 @@ export const write = <E, R>(entries: Stream.Stream<Entry<E, R>, E, R>): Stream.S
       return Stream.repeatEffectOption(output)
     })
   )
+
+/**
+ * Writes entries as a tar byte stream (ustar, with PAX records for long or non-ASCII names
+ * and for the records a header carries). Each body is streamed into the archive as it is
+ * read; a body whose length differs from its header's size fails with {@link TarError}
+ * `BadEntry`. Directory names are written as given.
+ *
+ * @since 0.1.0
+ */
+export const write = <E, R>(entries: Stream.Stream<Entry<E, R>, E, R>): Stream.Stream<Uint8Array, E | TarError, R> =>
+  packing(entries, writeEntry)
 
 /**
  * One archive for {@link rewrite}: its bytes and what to do with each of its entries.
@@ -602,22 +612,4 @@ const rewriteInto = <E, R>(pack: TarStream.Pack, archive: Archive<E, R>): Effect
 export const rewrite = <E, R>(
   archives: Stream.Stream<Archive<E, R>, E, R>
 ): Stream.Stream<Uint8Array, E | TarError, R> =>
-  Stream.unwrapScoped(
-    Effect.gen(function* () {
-      const pack = TarStream.pack()
-      let failure: Cause.Cause<E | TarError> | undefined
-      const output = pullFrom(pack as unknown as ReadableLike, (cause) => writerFailure(failure, cause))
-      yield* Effect.addFinalizer(() => Effect.sync(() => pack.destroy()))
-      yield* Stream.runForEach(archives, (archive) => rewriteInto(pack, archive)).pipe(
-        Effect.andThen(Effect.sync(() => pack.finalize())),
-        Effect.catchAllCause((cause) =>
-          Effect.sync(() => {
-            failure = cause
-            pack.destroy()
-          })
-        ),
-        Effect.forkScoped
-      )
-      return Stream.repeatEffectOption(output)
-    })
-  )
+  packing(archives, rewriteInto)
