@@ -265,9 +265,10 @@ const withNewFile = <A, E, R>(
 
 // Writes every chunk of `stream` to `file`, feeding `hasher` when there is one (a stream that
 // verifies itself needs none); fails as soon as the bytes pass `size`. Returns how many bytes
-// were written. Errors of the stream itself pass through untouched. (Gathering the 16-64 KiB
-// pieces of a download into 1 MiB writes cut the system calls but made pulls slower in wall
-// time: the socket went unread while each large write was under way.)
+// were written. Errors of the stream itself pass through untouched. The pieces of a download
+// (16-64 KiB each) are gathered into writes of about `gatherBytes`: a write is a round trip
+// to libuv's thread pool, costly per call, and the transport keeps reading the socket while
+// a write is under way (its reader queues what arrives meanwhile).
 const pump = <E, R>(
   file: FileSystem.File,
   tmp: string,
@@ -279,23 +280,32 @@ const pump = <E, R>(
 ): Effect.Effect<number, E | LayoutError, R> =>
   Effect.suspend(() => {
     let length = 0
-    return Stream.runForEachChunk(stream, (chunk) =>
-      Effect.forEach(
-        chunk,
-        (bytes): Effect.Effect<void, LayoutError> =>
-          Effect.suspend(() => {
-            if (bytes.byteLength === 0) return Effect.void
-            hasher?.update(bytes)
-            length += bytes.byteLength
-            if (size !== undefined && length > size) {
-              return Effect.fail(sizeMismatch(target, digest, size, length))
-            }
-            return file.writeAll(bytes).pipe(Effect.mapError(io(tmp, "cannot write the blob", digest)))
-          }),
-        { discard: true }
-      )
-    ).pipe(Effect.map(() => length))
+    let pending: Array<Uint8Array> = []
+    let pendingBytes = 0
+    const flush = (): Effect.Effect<void, LayoutError> => {
+      if (pendingBytes === 0) return Effect.void
+      const bytes = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes)
+      pending = []
+      pendingBytes = 0
+      return file.writeAll(bytes).pipe(Effect.mapError(io(tmp, "cannot write the blob", digest)))
+    }
+    return Stream.runForEachChunk(stream, (chunk): Effect.Effect<void, LayoutError> => {
+      for (const bytes of chunk) {
+        if (bytes.byteLength === 0) continue
+        hasher?.update(bytes)
+        length += bytes.byteLength
+        if (size !== undefined && length > size) {
+          return Effect.fail(sizeMismatch(target, digest, size, length))
+        }
+        pending.push(bytes)
+        pendingBytes += bytes.byteLength
+      }
+      return pendingBytes >= gatherBytes ? flush() : Effect.void
+    }).pipe(Effect.zipRight(Effect.suspend(flush)), Effect.map(() => length))
   })
+
+/** The size writes of blobs are gathered to. */
+const gatherBytes = 1024 * 1024
 
 /**
  * Replaces `target` with `bytes` atomically (a temporary file in the same directory, then a

@@ -5,7 +5,7 @@
  *
  * @internal
  */
-import type * as HttpServerError from "@effect/platform/HttpServerError"
+import * as HttpServerError from "@effect/platform/HttpServerError"
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as Chunk from "effect/Chunk"
 import * as Data from "effect/Data"
@@ -13,6 +13,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
+import * as ReadableBody from "../../services/internal/readableBody.js"
 import * as OciError from "../OciError.js"
 
 /** A request header, by its lower-case name. @internal */
@@ -52,10 +53,21 @@ export const hasBody = (request: HttpServerRequest.HttpServerRequest): boolean =
   return header(request, "transfer-encoding") !== undefined || (length !== undefined && length.trim() !== "0")
 }
 
-/** A request's body as a stream, empty when it has none. @internal */
+/**
+ * A request's body as a stream, empty when it has none; read from Node's `IncomingMessage`
+ * directly when the request has one (see `services/internal/readableBody.ts`).
+ *
+ * @internal
+ */
 export const body = (
   request: HttpServerRequest.HttpServerRequest
-): Stream.Stream<Uint8Array, HttpServerError.RequestError> => (hasBody(request) ? request.stream : Stream.empty)
+): Stream.Stream<Uint8Array, HttpServerError.RequestError> => {
+  if (!hasBody(request)) return Stream.empty
+  const source = ReadableBody.sourceOf(request)
+  if (source === undefined) return request.stream
+  const failure = (cause: unknown) => new HttpServerError.RequestError({ request, reason: "Decode", cause })
+  return ReadableBody.stream(source, failure, () => failure(new Error("idle")), Infinity)
+}
 
 /**
  * A body that was longer or shorter than promised; `actual` is what had arrived when that

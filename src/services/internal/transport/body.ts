@@ -22,6 +22,7 @@ import * as Inspectable from "effect/Inspectable"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as RegistryError from "../../RegistryError.js"
+import * as ReadableBody from "../readableBody.js"
 
 /**
  * The largest error body read: 64 KiB, as ggcr.
@@ -165,17 +166,14 @@ class IdleTimeoutResponse implements HttpClientResponse.HttpClientResponse {
     return this.original.urlParamsBody
   }
   get stream(): Stream.Stream<Uint8Array, HttpClientError.ResponseError> {
-    return Stream.timeoutFail(
-      this.original.stream,
-      () =>
-        new HttpClientError.ResponseError({
-          request: this.original.request,
-          response: this,
-          reason: "Decode",
-          cause: new Timeout({ phase: "body", millis: this.millis })
-        }),
-      Duration.millis(this.millis)
-    )
+    const failure = (cause: unknown) =>
+      new HttpClientError.ResponseError({ request: this.original.request, response: this, reason: "Decode", cause })
+    const idle = () => failure(new Timeout({ phase: "body", millis: this.millis }))
+    const source = ReadableBody.sourceOf(this.original)
+    if (source !== undefined) return ReadableBody.stream(source, failure, idle, this.millis)
+    return Number.isFinite(this.millis)
+      ? Stream.timeoutFail(this.original.stream, idle, Duration.millis(this.millis))
+      : this.original.stream
   }
   get arrayBuffer(): Effect.Effect<ArrayBuffer, HttpClientError.ResponseError> {
     return Effect.map(Stream.runCollect(this.stream), (chunks) => {
@@ -210,15 +208,19 @@ class IdleTimeoutResponse implements HttpClientResponse.HttpClientResponse {
 
 /**
  * The response with an idle timeout on its body: reading it fails with a `Transport` error
- * (`ETIMEDOUT`) when no bytes come for `millis`. A response is returned as it is when `millis`
- * is not finite.
+ * (`ETIMEDOUT`) when no bytes come for `millis`. A body with a Node-like source under it is read
+ * from that source directly (see `readableBody.ts`); any other response is returned as it is
+ * when `millis` is not finite.
  *
  * @since 0.1.0
  */
 export const withIdleTimeout = (
   response: HttpClientResponse.HttpClientResponse,
   millis: number
-): HttpClientResponse.HttpClientResponse => Number.isFinite(millis) ? new IdleTimeoutResponse(response, millis) : response
+): HttpClientResponse.HttpClientResponse =>
+  Number.isFinite(millis) || ReadableBody.sourceOf(response) !== undefined
+    ? new IdleTimeoutResponse(response, millis)
+    : response
 
 const responseFailure = (response: HttpClientResponse.HttpClientResponse) => (cause: unknown) =>
   new RegistryError.RegistryError({

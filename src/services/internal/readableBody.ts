@@ -1,0 +1,173 @@
+/**
+ * An HTTP body read straight from the event-emitting source under a platform message (Node's
+ * `IncomingMessage` under @effect/platform-node's client responses and server requests), with
+ * an idle timeout built in.
+ *
+ * The generic path (the message's `stream`, with `Stream.timeoutFail` around it for a client)
+ * costs a timer race per read and, in @effect/platform-node, a `Buffer.concat` of whatever was
+ * buffered at each read. Here the pieces the socket delivers are queued as they come and
+ * handed on as one chunk, never copied; the source is paused while the queue holds
+ * `highWaterMark` bytes and resumed when it is taken, so the socket keeps being read while the
+ * consumer works (a file write, a hash) and memory stays bounded. The idle timer runs only
+ * while the consumer waits.
+ *
+ * The source is recognised by shape, so this module needs nothing from Node; a message without
+ * such a source keeps the generic path.
+ *
+ * @internal
+ */
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
+import * as Stream from "effect/Stream"
+
+/**
+ * The part of a Node `Readable` this reader uses.
+ *
+ * @internal
+ */
+export interface EventSource {
+  readonly readable: boolean
+  readonly readableEnded: boolean
+  readonly on: (event: string, listener: (...args: Array<unknown>) => void) => unknown
+  readonly off: (event: string, listener: (...args: Array<unknown>) => void) => unknown
+  readonly pause: () => unknown
+  readonly resume: () => unknown
+  readonly destroy: () => unknown
+}
+
+/**
+ * The event source under a platform message (client response or server request), when it has
+ * one of the expected shape.
+ *
+ * @internal
+ */
+export const sourceOf = (response: unknown): EventSource | undefined => {
+  if (!Predicate.hasProperty(response, "source")) return undefined
+  const source = response.source
+  return Predicate.hasProperty(source, "on") &&
+      Predicate.hasProperty(source, "off") &&
+      Predicate.hasProperty(source, "pause") &&
+      Predicate.hasProperty(source, "resume") &&
+      Predicate.hasProperty(source, "destroy") &&
+      Predicate.hasProperty(source, "readable") &&
+      Predicate.hasProperty(source, "readableEnded") &&
+      typeof source.on === "function" && typeof source.pause === "function"
+    ? source as EventSource
+    : undefined
+}
+
+/** Bytes queued before the source is paused. */
+const highWaterMark = 4 * 1024 * 1024
+
+class PrematureClose extends Error {
+  readonly code = "ECONNRESET"
+  constructor() {
+    super("the connection closed before the body ended")
+  }
+}
+
+/**
+ * The bytes of `source` as a stream: `onError` makes the failure of a source error (or of a
+ * close before the end), `onIdle` the failure when no bytes come for `idleMillis` while the
+ * consumer waits (`Infinity` for no limit). The source is destroyed when the stream stops
+ * before its end.
+ *
+ * @internal
+ */
+export const stream = <E>(
+  source: EventSource,
+  onError: (cause: unknown) => E,
+  onIdle: () => E,
+  idleMillis: number
+): Stream.Stream<Uint8Array, E> =>
+  Stream.suspend(() => {
+    if (!source.readable) return Stream.empty
+    let queue: Array<Uint8Array> = []
+    let queued = 0
+    let paused = false
+    let ended = false
+    let failure: Option.Option<E> = Option.none()
+    let wake: (() => void) | undefined
+
+    const notify = () => {
+      const w = wake
+      wake = undefined
+      if (w !== undefined) w()
+    }
+    const onData = (...args: Array<unknown>) => {
+      const bytes = args[0]
+      if (!(bytes instanceof Uint8Array)) return
+      queue.push(bytes)
+      queued += bytes.byteLength
+      if (queued >= highWaterMark && !paused) {
+        paused = true
+        source.pause()
+      }
+      notify()
+    }
+    const onEnd = () => {
+      ended = true
+      notify()
+    }
+    const onFailure = (...args: Array<unknown>) => {
+      if (!ended && Option.isNone(failure)) failure = Option.some(onError(args[0]))
+      notify()
+    }
+    const onClose = () => {
+      if (!ended && Option.isNone(failure)) failure = Option.some(onError(new PrematureClose()))
+      notify()
+    }
+    source.on("data", onData)
+    source.on("end", onEnd)
+    source.on("error", onFailure)
+    source.on("close", onClose)
+
+    const take = (): Chunk.Chunk<Uint8Array> => {
+      const out = queue
+      queue = []
+      queued = 0
+      if (paused) {
+        paused = false
+        source.resume()
+      }
+      return Chunk.unsafeFromArray(out)
+    }
+
+    const pull: Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<E>> = Effect.suspend(() => {
+      if (queue.length > 0) return Effect.succeed(take())
+      if (Option.isSome(failure)) return Effect.fail(failure)
+      if (ended) return Effect.fail(Option.none())
+      return Effect.async<Chunk.Chunk<Uint8Array>, Option.Option<E>>((resume) => {
+        const timer = Number.isFinite(idleMillis)
+          ? setTimeout(() => {
+            if (Option.isNone(failure)) failure = Option.some(onIdle())
+            notify()
+          }, idleMillis)
+          : undefined
+        wake = () => {
+          if (timer !== undefined) clearTimeout(timer)
+          resume(pull)
+        }
+        return Effect.sync(() => {
+          wake = undefined
+          if (timer !== undefined) clearTimeout(timer)
+        })
+      })
+    })
+
+    return Stream.repeatEffectChunkOption(pull).pipe(
+      Stream.ensuring(Effect.sync(() => {
+        source.off("data", onData)
+        source.off("end", onEnd)
+        source.off("error", onFailure)
+        source.off("close", onClose)
+        // Keep a late error from becoming an unhandled 'error' event.
+        source.on("error", ignore)
+        if (!source.readableEnded) source.destroy()
+      }))
+    )
+  })
+
+const ignore = () => {}
