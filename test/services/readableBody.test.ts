@@ -11,8 +11,9 @@ import * as Stream from "effect/Stream"
 import { PassThrough } from "node:stream"
 import * as ReadableBody from "../../src/services/internal/readableBody.js"
 
-const failure = (cause: unknown) => ({ _tag: "Failed" as const, cause })
-const idle = () => ({ _tag: "Idle" as const })
+type Failure = { readonly _tag: "Failed"; readonly cause: unknown } | { readonly _tag: "Idle" }
+const failure = (cause: unknown): Failure => ({ _tag: "Failed", cause })
+const idle = (): Failure => ({ _tag: "Idle" })
 
 const sourceOf = (pass: PassThrough) => {
   const source = ReadableBody.sourceOf({ source: pass })
