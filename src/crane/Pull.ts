@@ -1,8 +1,10 @@
 /**
- * Pulling images to local files (`crane pull`), as ggcr's `crane.Pull`, `crane.MultiSave` and
- * `crane.MultiSaveOCI`: a `docker save` tarball, or an OCI image layout. Blobs stream from the
- * registry to the disk, checked against their digests on the way; a tarball appears at its
- * path only once whole.
+ * Pulling images to local files (`crane pull`), as ggcr's `crane.Pull`, `crane.MultiSave`,
+ * `crane.MultiSaveLegacy` and `crane.MultiSaveOCI`: a `docker save` tarball, a legacy one with
+ * a directory per layer, or an OCI image layout. Blobs stream from the registry to the disk,
+ * checked against their digests on the way; a tarball appears at its path only once whole.
+ * With a cache directory, layers already there are read from it instead of the registry, and
+ * layers read from the registry are kept there.
  *
  * @since 0.1.0
  */
@@ -15,7 +17,9 @@ import type * as Image from "../domain/Image.js"
 import type * as ImageIndex from "../domain/ImageIndex.js"
 import * as MediaType from "../domain/MediaType.js"
 import * as Reference from "../domain/Reference.js"
+import * as LayerCache from "../formats/LayerCache.js"
 import * as Layout from "../formats/Layout.js"
+import * as LegacyTarball from "../formats/LegacyTarball.js"
 import * as Tarball from "../formats/Tarball.js"
 import type * as RegistryTransport from "../services/RegistryTransport.js"
 import * as Remote from "../services/Remote.js"
@@ -31,8 +35,9 @@ import * as Options from "./Options.js"
 export const digestTag = "i-was-a-digest"
 
 /**
- * How images are stored: a `docker save` tarball, the same for older tools (`legacy`), or an
- * OCI image layout directory.
+ * How images are stored: a `docker save` tarball, the older `docker save` layout with a
+ * directory per layer (`legacy`, ggcr's `pkg/legacy/tarball`), or an OCI image layout
+ * directory.
  *
  * @since 0.1.0
  */
@@ -48,7 +53,20 @@ export interface PullOptions extends Options.Options {
   readonly format?: Format | undefined
   /** With `oci`: name each entry of `index.json` by the reference it was pulled by. */
   readonly annotateRef?: boolean | undefined
+  /**
+   * A directory to cache layers in (ggcr's `--cache_path`): layers found there are not
+   * fetched, layers fetched are stored there. See `formats/LayerCache`.
+   */
+  readonly cachePath?: string | undefined
 }
+
+/**
+ * How reading a pulled image may fail: the registry's errors, and the cache's when there is
+ * one.
+ *
+ * @since 0.1.0
+ */
+export type SourceError = Remote.PullError | LayerCache.CacheError
 
 /**
  * What was pulled: an image, or (to a layout, without a platform) a whole index.
@@ -56,8 +74,8 @@ export interface PullOptions extends Options.Options {
  * @since 0.1.0
  */
 export type Pulled =
-  | { readonly _tag: "Image"; readonly ref: Reference.Reference; readonly image: Image.Image<Remote.PullError> }
-  | { readonly _tag: "Index"; readonly ref: Reference.Reference; readonly index: ImageIndex.ImageIndex<Remote.PullError> }
+  | { readonly _tag: "Image"; readonly ref: Reference.Reference; readonly image: Image.Image<SourceError> }
+  | { readonly _tag: "Index"; readonly ref: Reference.Reference; readonly index: ImageIndex.ImageIndex<SourceError> }
 
 /**
  * How pulling may fail.
@@ -67,7 +85,8 @@ export type Pulled =
 export type PullError =
   | Inspect.ImageError
   | Inspect.GetError
-  | Tarball.WriteError<Remote.PullError>
+  | Tarball.WriteError<SourceError>
+  | LegacyTarball.WriteError<SourceError>
   | Layout.IndexError
   | BlobNotFound
 
@@ -90,6 +109,27 @@ export const saveTarball = <E>(
   path: string
 ): Effect.Effect<void, Tarball.WriteError<E>, FileSystem.FileSystem> =>
   Tarball.writeToFile(path, images.map(([ref, img]) => [tarballTag(ref), img] as const))
+
+/**
+ * Writes images as a legacy `docker save` tarball at `path` (ggcr's `crane.MultiSaveLegacy`):
+ * images pulled by tag are recorded under it, images pulled by digest without a tag.
+ *
+ * @since 0.1.0
+ */
+export const saveLegacy = <E>(
+  images: ReadonlyArray<readonly [Reference.Reference, Image.Image<E>]>,
+  path: string
+): Effect.Effect<void, LegacyTarball.WriteError<E>, FileSystem.FileSystem> => LegacyTarball.writeToFile(path, images)
+
+/**
+ * What was pulled, read through a layer cache.
+ *
+ * @since 0.1.0
+ */
+export const cached = (pulled: Pulled, cache: LayerCache.LayerCache): Pulled =>
+  pulled._tag === "Image"
+    ? { ...pulled, image: LayerCache.image(pulled.image, cache) }
+    : { ...pulled, index: LayerCache.index(pulled.index, cache) }
 
 /**
  * Options of {@link saveLayout}.
@@ -145,9 +185,10 @@ export const resolve = (
   })
 
 /**
- * Pulls images to `path` (`crane pull`): a tarball with every image (by default), or an OCI
- * layout they are added to (`format: "oci"`), where an index is kept whole unless a platform
- * is asked for. Gives what was pulled.
+ * Pulls images to `path` (`crane pull`): a tarball with every image (by default), a legacy
+ * tarball (`format: "legacy"`), or an OCI layout they are added to (`format: "oci"`), where
+ * an index is kept whole unless a platform is asked for. With `cachePath`, layers are read
+ * through a layer cache in that directory. Gives what was pulled.
  *
  * @since 0.1.0
  */
@@ -161,7 +202,9 @@ export const pull = (
   RegistryTransport.RegistryTransport | FileSystem.FileSystem | Path.Path
 > =>
   Effect.gen(function* () {
-    const pulled = yield* Effect.forEach(refs, (ref) => resolve(ref, options))
+    const resolved = yield* Effect.forEach(refs, (ref) => resolve(ref, options))
+    const cache = options.cachePath !== undefined ? yield* LayerCache.fileSystem(options.cachePath) : undefined
+    const pulled = cache !== undefined ? resolved.map((p) => cached(p, cache)) : resolved
     if (options.format === "oci") {
       yield* saveLayout(
         pulled.map((p) => (p._tag === "Image" ? { ref: p.ref, image: p.image } : { ref: p.ref, index: p.index })),
@@ -170,7 +213,7 @@ export const pull = (
       )
     } else {
       const images = pulled.flatMap((p) => (p._tag === "Image" ? [[p.ref, p.image] as const] : []))
-      yield* saveTarball(images, path)
+      yield* options.format === "legacy" ? saveLegacy(images, path) : saveTarball(images, path)
     }
     return pulled
   })

@@ -71,7 +71,8 @@ export const cp = Command.make("cp", copyConfig, copyHandler).pipe(
 )
 
 /**
- * `crane pull IMAGE... PATH` (`--format tarball|legacy|oci`, `--annotate-ref`).
+ * `crane pull IMAGE... PATH` (`--format tarball|legacy|oci`, `--annotate-ref`,
+ * `-c/--cache_path DIR`).
  *
  * @since 0.1.0
  */
@@ -85,15 +86,22 @@ export const pull = Command.make(
     ),
     annotateRef: Options.boolean("annotate-ref").pipe(
       Options.withDescription("With --format oci, record the reference each image was pulled by as an annotation")
+    ),
+    cachePath: Options.text("cache_path").pipe(
+      Options.withAlias("c"),
+      Options.withDescription("Path to cache image layers"),
+      Options.optional
     )
   },
-  ({ annotateRef, args, format }) =>
+  ({ annotateRef, args, cachePath, format }) =>
     Effect.gen(function* () {
       const path = args[args.length - 1] ?? ""
       const refs = args.slice(0, -1)
       const options = yield* Globals.options
       const Pull = yield* loadPull
-      yield* withProgress(Pull.pull(refs, path, { ...options, format, annotateRef }))
+      yield* withProgress(
+        Pull.pull(refs, path, { ...options, format, annotateRef, cachePath: Option.getOrUndefined(cachePath) })
+      )
     })
 ).pipe(
   Command.provide(Globals.transport),
