@@ -17,8 +17,10 @@ import * as Exit from "effect/Exit"
 import { version } from "../version.js"
 import * as Auth from "./commands/Auth.js"
 import * as Build from "./commands/Build.js"
+import * as Edit from "./commands/Edit.js"
 import * as Index from "./commands/Index.js"
 import * as Inspect from "./commands/Inspect.js"
+import * as Layout from "./commands/Layout.js"
 import * as Listing from "./commands/Listing.js"
 import * as Registry from "./commands/Registry.js"
 import * as Transfer from "./commands/Transfer.js"
@@ -68,9 +70,11 @@ export const crane = root.pipe(
     Transfer.cp,
     Transfer.remove,
     Inspect.digest,
+    Edit.command,
     Build.exportCommand,
     Build.flatten,
     Index.command,
+    Layout.command,
     Listing.ls,
     Inspect.manifest,
     Build.mutate,
