@@ -41,7 +41,7 @@ const layoutFileBytes = new TextEncoder().encode(`{"imageLayoutVersion":"${layou
 export const emptyIndexBytes: Uint8Array = IndexManifest.encode(IndexManifest.make([]))
 
 /** Chunk size of blob reads. */
-const readChunkSize = FileSystem.KiB(64)
+const readChunkSize = FileSystem.MiB(1)
 
 /** The services and directory an operation works with. @internal */
 export interface Ctx {
