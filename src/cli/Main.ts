@@ -12,6 +12,7 @@ import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as ValidationError from "@effect/cli/ValidationError"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as Cause from "effect/Cause"
+import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { version } from "../version.js"
@@ -137,6 +138,26 @@ export const hoistGlobals = (args: ReadonlyArray<string>): ReadonlyArray<string>
   return [...globals, ...rest]
 }
 
+// ANSI escape sequences (colours, bold) as @effect/cli writes them in help and errors.
+const ansi = /\u001b\[[0-9;]*m/g
+
+const plain = (args: ReadonlyArray<unknown>, tty: boolean | undefined): ReadonlyArray<unknown> =>
+  tty === true && process.env["NO_COLOR"] === undefined
+    ? args
+    : args.map((arg) => (typeof arg === "string" ? arg.replace(ansi, "") : arg))
+
+/**
+ * The console @effect/cli prints help and parse errors through, without colours when the
+ * stream it writes to is not a terminal (or `NO_COLOR` is set), as crane's output is.
+ *
+ * @since 0.1.0
+ */
+export const plainWhenPiped = (base: Console.Console): Console.Console => ({
+  ...base,
+  log: (...args) => base.log(...plain(args, process.stdout.isTTY)),
+  error: (...args) => base.error(...plain(args, process.stderr.isTTY))
+})
+
 /**
  * Runs a command line (`process.argv`: runtime, script, then the arguments) and gives the
  * exit code. Never fails: every failure has been reported by then.
@@ -144,7 +165,13 @@ export const hoistGlobals = (args: ReadonlyArray<string>): ReadonlyArray<string>
  * @since 0.1.0
  */
 export const run = (argv: ReadonlyArray<string>): Effect.Effect<number> =>
-  cli([...argv.slice(0, 2), ...hoistGlobals(argv.slice(2))]).pipe(
+  // With no arguments at all, crane prints its help and succeeds.
+  Console.consoleWith((console) =>
+    Effect.withConsole(
+      cli([...argv.slice(0, 2), ...(argv.length > 2 ? hoistGlobals(argv.slice(2)) : ["--help"])]),
+      plainWhenPiped(console)
+    )
+  ).pipe(
     Effect.as(Output.exitOk),
     Effect.catchAll((failure): Effect.Effect<number> => {
       const error: unknown = failure

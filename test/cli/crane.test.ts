@@ -64,13 +64,31 @@ describe("crane, on its own", () => {
     expect(run.stdout.byteLength).toBe(0)
   })
 
+  it("prints its help and exits 0 when run without arguments, as crane does", async () => {
+    const run = await crane([])
+    expect(run.code).toBe(0)
+    expect(run.stdout.toString()).toContain("USAGE")
+    expect(run.stdout.toString()).toContain("pull")
+  })
+
+  it("writes help and parse errors without colours when they do not go to a terminal", async () => {
+    // NO_COLOR unset: the pipe alone turns colours off.
+    const help = await crane(["--help"], { env: { NO_COLOR: undefined } })
+    expect(help.code).toBe(0)
+    expect(help.stdout.toString()).toContain("USAGE")
+    expect(help.stdout.toString()).not.toContain("\u001b[")
+    const bad = await crane(["digest", "--platform"], { env: { NO_COLOR: undefined } })
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).not.toContain("\u001b[")
+  })
+
   it("exits 2 when an argument is missing", async () => {
     expect((await crane(["pull", "only-one-argument"])).code).toBe(2)
     expect((await crane(["digest"])).code).toBe(2)
   })
 
   it("exits 2 for a malformed platform", async () => {
-    const run = await crane(["digest", "--platform", "not-a-platform", "localhost:1/x:y"])
+    const run = await crane(["digest", "--platform", "linux/amd64/v8/extra", "localhost:1/x:y"])
     expect(run.code).toBe(2)
   })
 

@@ -73,7 +73,8 @@ export interface Run {
 /** Options of {@link crane}. */
 export interface RunOptions {
   readonly stdin?: Uint8Array | string
-  readonly env?: Readonly<Record<string, string>>
+  /** Added to the environment; `undefined` removes a variable. */
+  readonly env?: Readonly<Record<string, string | undefined>>
   readonly cwd?: string
 }
 
