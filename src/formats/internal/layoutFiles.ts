@@ -24,6 +24,7 @@ import type { InvalidDocument, SizeMismatch } from "../../domain/Errors.js"
 import * as IndexManifest from "../../domain/IndexManifest.js"
 import * as MediaType from "../../domain/MediaType.js"
 import * as Partial from "../../domain/Partial.js"
+import * as GatherWrites from "../../services/internal/gatherWrites.js"
 import { io, LayoutError } from "./layoutError.js"
 
 /** The file naming the layout version. @internal */
@@ -266,9 +267,8 @@ const withNewFile = <A, E, R>(
 // Writes every chunk of `stream` to `file`, feeding `hasher` when there is one (a stream that
 // verifies itself needs none); fails as soon as the bytes pass `size`. Returns how many bytes
 // were written. Errors of the stream itself pass through untouched. The pieces of a download
-// (16-64 KiB each) are gathered into writes of about `gatherBytes`: a write is a round trip
-// to libuv's thread pool, costly per call, and the transport keeps reading the socket while
-// a write is under way (its reader queues what arrives meanwhile).
+// are gathered into 1 MiB writes (see `gatherWrites.ts`); the transport keeps reading the
+// socket while a write is under way (its reader queues what arrives meanwhile).
 const pump = <E, R>(
   file: FileSystem.File,
   tmp: string,
@@ -280,32 +280,18 @@ const pump = <E, R>(
 ): Effect.Effect<number, E | LayoutError, R> =>
   Effect.suspend(() => {
     let length = 0
-    let pending: Array<Uint8Array> = []
-    let pendingBytes = 0
-    const flush = (): Effect.Effect<void, LayoutError> => {
-      if (pendingBytes === 0) return Effect.void
-      const bytes = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes)
-      pending = []
-      pendingBytes = 0
-      return file.writeAll(bytes).pipe(Effect.mapError(io(tmp, "cannot write the blob", digest)))
-    }
+    const gathered = GatherWrites.make(file, io(tmp, "cannot write the blob", digest))
     return Stream.runForEachChunk(stream, (chunk): Effect.Effect<void, LayoutError> => {
       for (const bytes of chunk) {
-        if (bytes.byteLength === 0) continue
         hasher?.update(bytes)
         length += bytes.byteLength
         if (size !== undefined && length > size) {
           return Effect.fail(sizeMismatch(target, digest, size, length))
         }
-        pending.push(bytes)
-        pendingBytes += bytes.byteLength
       }
-      return pendingBytes >= gatherBytes ? flush() : Effect.void
-    }).pipe(Effect.zipRight(Effect.suspend(flush)), Effect.map(() => length))
+      return gathered.writeEach(chunk)
+    }).pipe(Effect.zipRight(gathered.flush), Effect.map(() => length))
   })
-
-/** The size writes of blobs are gathered to. */
-const gatherBytes = 1024 * 1024
 
 /**
  * Replaces `target` with `bytes` atomically (a temporary file in the same directory, then a

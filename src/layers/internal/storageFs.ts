@@ -18,6 +18,7 @@ import type * as Stream from "effect/Stream"
 import { randomUUID } from "node:crypto"
 import { createReadStream } from "node:fs"
 import { compareStrings } from "./storageCommon.js"
+import * as GatherWrites from "../../services/internal/gatherWrites.js"
 
 /** @internal */
 export const isNotFound = (error: PlatformError): boolean =>
@@ -139,12 +140,11 @@ export const writeFileAtomic = (
 
 /**
  * How many bytes a blob read asks the file for at once, and how many a gathered write hands
- * to the file: 1 MiB, so that a gigabyte is a thousand system calls and stream steps, not
- * tens of thousands (docker-registry reads through a 4 MiB buffer).
+ * to the file (1 MiB).
  *
  * @internal
  */
-export const ioSize = 1024 * 1024
+export const ioSize = GatherWrites.ioSize
 
 /** True for a `NotFound` failure of a Node file call (`ENOENT`). @internal */
 export const isNotFoundCause = (cause: unknown): boolean =>
@@ -170,49 +170,8 @@ export const readRange = <E>(
   )
 
 /**
- * A writer that gathers small pieces into one reused buffer and writes it to `file` when
- * full; pieces of at least {@link ioSize} bytes go straight through. Only one `write` or
- * `flush` may run at a time (each is awaited before the next), and `flush` must run at the
- * end.
+ * The gathered writer of blob data (see `services/internal/gatherWrites.ts`).
  *
  * @internal
  */
-export interface GatheredWrites<E> {
-  readonly write: (bytes: Uint8Array) => Effect.Effect<void, E>
-  readonly flush: Effect.Effect<void, E>
-}
-
-/** @internal */
-export const gatherWrites = <E>(
-  file: FileSystem.File,
-  onError: (error: PlatformError) => E
-): GatheredWrites<E> => {
-  let buffer: Uint8Array | undefined
-  let filled = 0
-  const writeAll = (bytes: Uint8Array) => Effect.mapError(file.writeAll(bytes), onError)
-  const flush = Effect.suspend(() => {
-    if (buffer === undefined || filled === 0) return Effect.void
-    const pending = buffer.subarray(0, filled)
-    filled = 0
-    return writeAll(pending)
-  })
-  const write = (bytes: Uint8Array): Effect.Effect<void, E> =>
-    Effect.suspend(() => {
-      if (bytes.byteLength >= ioSize) return Effect.zipRight(flush, writeAll(bytes))
-      buffer ??= new Uint8Array(ioSize)
-      const room = ioSize - filled
-      if (bytes.byteLength < room) {
-        buffer.set(bytes, filled)
-        filled += bytes.byteLength
-        return Effect.void
-      }
-      buffer.set(bytes.subarray(0, room), filled)
-      filled = ioSize
-      const rest = bytes.subarray(room)
-      return Effect.zipRight(flush, Effect.sync(() => {
-        buffer?.set(rest, 0)
-        filled = rest.byteLength
-      }))
-    })
-  return { write, flush }
-}
+export const gatherWrites = GatherWrites.make
