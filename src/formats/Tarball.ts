@@ -7,9 +7,12 @@
  *
  * Reading never holds the tarball in memory. The source is an {@link Opener}, a function
  * giving a fresh stream of the whole tar; opening an image reads it through once to index
- * its entries and get `manifest.json`, then once more up to the config. Each later read of a
- * layer runs the opener again, skips to the layer's entry and streams its body, as ggcr does.
- * Compressed tarballs (`docker save | gzip`) are read too.
+ * its entries, where each body starts, and `manifest.json`. When the opener can also read a
+ * range of the file (as {@link fileOpener}'s can) and the tar is not compressed, the config
+ * and each later read of a layer go straight to the entry's bytes, so reading a whole image
+ * costs one pass over the file plus one over each layer. Otherwise each read runs the opener
+ * again, skips to the entry and streams its body, as ggcr does. Compressed tarballs
+ * (`docker save | gzip`) are read too.
  *
  * Writing is a stream of tar bytes the caller sends to a file or any sink: configs as
  * `sha256:<hex>`, layers as `<hex>.tar.gz` (each layer once across images), then
@@ -52,26 +55,33 @@ export { TarballError, type TarballErrorReason } from "./internal/tarballError.j
 
 /**
  * A way to read a whole file afresh, as ggcr's `Opener`: each call returns a stream of all
- * its bytes, read from the start as it is pulled.
+ * its bytes, read from the start as it is pulled. An opener may also have `range`, reading
+ * `length` bytes from `offset` (fewer when the file ends first); reads of a tarball's entries
+ * then go straight to their bytes instead of over the whole tar before them.
  *
  * @since 0.1.0
  */
-export type Opener<E = never> = () => Stream.Stream<Uint8Array, E>
+export interface Opener<E = never> {
+  (): Stream.Stream<Uint8Array, E>
+  readonly range?: ((offset: number, length: number) => Stream.Stream<Uint8Array, E>) | undefined
+}
 
 /**
- * An {@link Opener} over a file on disk; read failures are `TarballError`s with reason `Io`.
+ * An {@link Opener} over a file on disk, with `range` reads; read failures are
+ * `TarballError`s with reason `Io`.
  *
  * @since 0.1.0
  */
 export const fileOpener = (path: string): Effect.Effect<Opener<TarballError>, never, FileSystem.FileSystem> =>
-  Effect.map(
-    FileSystem.FileSystem,
-    (fs): Opener<TarballError> =>
-      () =>
-        fs
-          .stream(path, { chunkSize: FileSystem.KiB(256) })
-          .pipe(Stream.mapError((cause) => new TarballError({ reason: "Io", path, cause })))
-  )
+  Effect.map(FileSystem.FileSystem, (fs): Opener<TarballError> => {
+    const read = (options: FileSystem.StreamOptions): Stream.Stream<Uint8Array, TarballError> =>
+      fs
+        .stream(path, { chunkSize: FileSystem.KiB(256), ...options })
+        .pipe(Stream.mapError((cause) => new TarballError({ reason: "Io", path, cause })))
+    return Object.assign(() => read({}), {
+      range: (offset: number, length: number) => read({ offset, bytesToRead: length })
+    })
+  })
 
 /**
  * Schema of one image in `manifest.json`: its config file, its tags, its layer files bottom
@@ -122,14 +132,14 @@ const MANIFEST = "manifest.json"
 const REPOSITORIES = "repositories"
 
 interface Archive<E> {
-  /** A fresh, decompressed read of the whole tar. */
-  readonly source: () => Stream.Stream<Uint8Array, ReadError<E>>
+  /** The body of a regular file entry: read from its offset when it can be, else by a fresh read of the tar. */
+  readonly body: (entry: Tar.EntryInfo) => Stream.Stream<Uint8Array, ReadError<E>>
   readonly index: Tar.Index
   readonly manifest: Manifest
 }
 
 const readSmall = <E>(
-  source: () => Stream.Stream<Uint8Array, ReadError<E>>,
+  body: Archive<E>["body"],
   index: Tar.Index,
   path: string
 ): Effect.Effect<Uint8Array, ReadError<E>> =>
@@ -137,7 +147,7 @@ const readSmall = <E>(
     const kept = index.captured.get(entry.name)
     return kept !== undefined
       ? Effect.succeed(kept)
-      : Partial.collectBytes(Tar.entryBody(source(), entry.name), `tarball entry ${entry.name}`)
+      : Partial.collectBytes(body(entry), `tarball entry ${entry.name}`)
   })
 
 const decodeManifest = (bytes: Uint8Array): Either.Either<Manifest, TarballError> =>
@@ -169,10 +179,21 @@ const decodeManifest = (bytes: Uint8Array): Either.Either<Manifest, TarballError
 const openArchive = <E>(opener: Opener<E>): Effect.Effect<Archive<E>, ReadError<E>> =>
   Effect.gen(function* () {
     const source = (): Stream.Stream<Uint8Array, ReadError<E>> => Compression.decompressAuto(opener())
-    const index = yield* Tar.scan(source(), (name, size) => name === MANIFEST && size <= Partial.maxDocumentSize)
+    const capture = (name: string, size: number) => name === MANIFEST && size <= Partial.maxDocumentSize
+    const [compression, index] = yield* Effect.scoped(
+      Effect.flatMap(Compression.peek(opener()), ([compression, all]) =>
+        Effect.map(Tar.scan(Compression.decompress(all, compression), capture), (index) => [compression, index] as const)
+      )
+    )
     if (!index.entries.has(MANIFEST)) return yield* Effect.fail(new TarballError({ reason: "NoManifest" }))
-    const manifest = yield* Effect.flatMap(readSmall(source, index, MANIFEST), decodeManifest)
-    return { source, index, manifest }
+    // Offsets in the tar are offsets in the file only when the file is the tar itself.
+    const range = compression === "none" ? opener.range : undefined
+    const body = (entry: Tar.EntryInfo): Stream.Stream<Uint8Array, ReadError<E>> =>
+      range !== undefined && entry.offset !== undefined
+        ? Tar.entryAt(range, entry, entry.offset)
+        : Tar.entryBody(source(), entry.name)
+    const manifest = yield* Effect.flatMap(readSmall(body, index, MANIFEST), decodeManifest)
+    return { body, index, manifest }
   })
 
 /**
@@ -212,13 +233,13 @@ const pick = (manifest: Manifest, tag: Reference.Tag | undefined): Either.Either
 }
 
 const layerOf = <E>(
-  source: () => Stream.Stream<Uint8Array, ReadError<E>>,
+  body: Archive<E>["body"],
   entry: Tar.EntryInfo,
   diffId: Digest.Digest,
   foreign: Descriptor.Descriptor | undefined,
   gzipLevel: number | undefined
 ): ImageLayer.ImageLayer<ReadError<E>> => {
-  const stored = Tar.entryBody(source(), entry.name)
+  const stored = body(entry)
   const compression = Compression.detect(entry.head)
   const uncompressed = Digest.verifyStream(Compression.decompress(stored, compression), diffId, {
     subject: `layer ${diffId} (${entry.name})`
@@ -286,7 +307,7 @@ export const image = <E>(
   Effect.gen(function* () {
     const archive = yield* openArchive(opener)
     const entry = yield* pick(archive.manifest, options.tag)
-    const config = yield* readSmall(archive.source, archive.index, entry.Config)
+    const config = yield* readSmall(archive.body, archive.index, entry.Config)
     const stored = yield* Effect.forEach(entry.Layers ?? [], (path) => Tar.resolve(archive.index, path))
     const layers = Effect.gen(function* () {
       const diffIds = ConfigFile.diffIds((yield* ConfigFile.decode(config)).value)
@@ -302,7 +323,7 @@ export const image = <E>(
       return Arr.zip(stored, diffIds).map(([file, diffId]) => {
         const source = entry.LayerSources?.[diffId]
         const foreign = source !== undefined && !MediaType.isDistributable(source.mediaType) ? source : undefined
-        return layerOf(archive.source, file, diffId, foreign, options.gzipLevel)
+        return layerOf(archive.body, file, diffId, foreign, options.gzipLevel)
       })
     })
     return Partial.fromLayers<ReadError<E>>(Effect.succeed(config), layers, {

@@ -1,8 +1,7 @@
 /**
  * Tar plumbing for `docker save` tarballs: scanning a tar stream into an index of its
- * entries, streaming one entry's body out of a fresh read of the tar, resolving links
- * between entries, and writing entries (ustar headers, with PAX names and base-256 sizes
- * where ustar falls short).
+ * entries (with where each body starts), streaming one entry's body either straight from
+ * that offset or out of a fresh read of the tar, and resolving links between entries.
  *
  * Reading goes through tar-stream's extract; the tar is never held in memory: entries other
  * than the one asked for are skipped as they flow past.
@@ -31,6 +30,11 @@ export interface EntryInfo {
   readonly linkname: string | undefined
   /** The first bytes of the body (up to 4), enough to tell its compression. */
   readonly head: Uint8Array
+  /**
+   * Where the body starts in the tar stream, in bytes: after the entry's own header and any
+   * PAX or GNU long-name headers before it. Undefined when the parser did not tell.
+   */
+  readonly offset: number | undefined
 }
 
 /** The entries of a tar by name (the first entry of each name), and captured bodies. */
@@ -76,6 +80,18 @@ const failureOf = (cause: unknown): TarballError => {
   return /unexpected end of data/i.test(message)
     ? new TarballError({ reason: "Truncated", detail: message, cause })
     : new TarballError({ reason: "Corrupt", detail: message, cause })
+}
+
+/**
+ * The offset of the body of the entry whose header this is, as tar-stream's extract records
+ * it (`byteOffset`: the bytes it had consumed once the entry's last header was read, long
+ * headers included), when it is a sensible one.
+ */
+const bodyOffset = (header: TarStream.Header): number | undefined => {
+  const recorded: unknown = (header as { readonly byteOffset?: unknown }).byteOffset
+  return typeof recorded === "number" && Number.isSafeInteger(recorded) && recorded >= 512 && recorded % 512 === 0
+    ? recorded
+    : undefined
 }
 
 const toBytes = (data: unknown): Uint8Array =>
@@ -159,7 +175,7 @@ export const scan = <E>(
         body.on("end", () => {
           if (!entries.has(name)) {
             const linkname = kind === "symlink" || kind === "link" ? header.linkname : undefined
-            entries.set(name, { name, kind, size: header.size, linkname, head })
+            entries.set(name, { name, kind, size: header.size, linkname, head, offset: bodyOffset(header) })
             if (keep) captured.set(name, concat(parts))
           }
           next()
@@ -212,6 +228,51 @@ export const entryBody = <E>(source: Stream.Stream<Uint8Array, E>, name: string)
       )
     })
   )
+
+/**
+ * Reads bytes `[offset, offset + length)` of a tar, as a file does when opened at an offset.
+ */
+export type RangeReader<E> = (offset: number, length: number) => Stream.Stream<Uint8Array, E>
+
+/**
+ * The body of a regular file entry read straight from where the scan found it, through
+ * `read`, without going over the entries before it. The bytes are checked on the way: they
+ * must start as the scan saw them (else `Corrupt`: the tar changed since) and there must be
+ * exactly `size` of them (else `Truncated`).
+ */
+export const entryAt = <E>(
+  read: RangeReader<E>,
+  entry: EntryInfo,
+  offset: number
+): Stream.Stream<Uint8Array, E | TarballError> =>
+  Stream.suspend(() => {
+    let seen = 0
+    const check = (chunk: Uint8Array): Effect.Effect<Uint8Array, TarballError> => {
+      const at = seen
+      seen += chunk.byteLength
+      if (seen > entry.size) {
+        return Effect.fail(new TarballError({ reason: "Corrupt", path: entry.name, detail: `more than ${entry.size} bytes read at offset ${offset}` }))
+      }
+      for (let i = at; i < entry.head.byteLength && i < seen; i++) {
+        if (chunk[i - at] !== entry.head[i]) {
+          return Effect.fail(
+            new TarballError({ reason: "Corrupt", path: entry.name, detail: `the bytes at offset ${offset} are not the ones first read there; did the file change?` })
+          )
+        }
+      }
+      return Effect.succeed(chunk)
+    }
+    return read(offset, entry.size).pipe(
+      Stream.mapEffect(check),
+      Stream.concat(
+        Stream.suspend(() =>
+          seen < entry.size
+            ? Stream.fail(new TarballError({ reason: "Truncated", path: entry.name, detail: `${seen} of ${entry.size} bytes` }))
+            : Stream.empty
+        )
+      )
+    )
+  })
 
 /**
  * Follows symlinks (relative to the link's directory) and hard links (relative to the
