@@ -1,6 +1,7 @@
 /**
  * Serving the embedded registry (`crane registry serve`): on an address of the caller's
- * choosing, keeping its content in memory or in a directory, until interrupted.
+ * choosing, keeping its content in memory or in a directory, until interrupted. While it
+ * serves, uploads abandoned by their clients are purged now and then, as distribution does.
  *
  * @since 0.1.0
  */
@@ -9,11 +10,13 @@ import type * as HttpServer from "@effect/platform/HttpServer"
 import type * as HttpServerError from "@effect/platform/HttpServerError"
 import type * as Path from "@effect/platform/Path"
 import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
 import * as Registry from "../registry/Registry.js"
-import type * as BlobStore from "../services/BlobStore.js"
+import * as BlobStore from "../services/BlobStore.js"
 import type * as ManifestStore from "../services/ManifestStore.js"
 
 /**
@@ -84,6 +87,35 @@ export const parseAddress = (input: string): Either.Either<Address, InvalidAddre
 }
 
 /**
+ * When abandoned uploads are purged: every `interval` (once at start, then after each
+ * interval), the uploads started more than `olderThan` ago go, with what they hold.
+ *
+ * @since 0.1.0
+ */
+export interface PurgeUploadsOptions {
+  /** How often to purge; {@link defaultPurgeInterval} by default. */
+  readonly interval?: Duration.DurationInput | undefined
+  /** How old an upload must be to go; {@link defaultPurgeOlderThan} by default. */
+  readonly olderThan?: Duration.DurationInput | undefined
+}
+
+/**
+ * How often abandoned uploads are purged by default: hourly (distribution: daily).
+ *
+ * @since 0.1.0
+ */
+export const defaultPurgeInterval: Duration.Duration = Duration.hours(1)
+
+/**
+ * How old an upload must be to be purged by default: a day (distribution: a week). Long
+ * enough for any client still resuming it; short enough that abandoned uploads of a busy
+ * registry do not pile up for long.
+ *
+ * @since 0.1.0
+ */
+export const defaultPurgeOlderThan: Duration.Duration = Duration.days(1)
+
+/**
  * Options of {@link serve}.
  *
  * @since 0.1.0
@@ -97,7 +129,33 @@ export interface ServeOptions {
   readonly logRequests?: boolean | undefined
   /** Allow deletes; true by default. */
   readonly deleteEnabled?: boolean | undefined
+  /** When to purge abandoned uploads (hourly, those over a day old, by default); `false` never to. */
+  readonly purgeUploads?: PurgeUploadsOptions | false | undefined
 }
+
+/**
+ * Purges abandoned uploads of the {@link BlobStore.BlobStore} at once and then every
+ * interval, on a fiber that lives as long as the layer. A purge that fails is logged as a
+ * warning and tried again at the next interval; one that removes uploads logs how many.
+ *
+ * @since 0.1.0
+ */
+export const purgeUploadsLayer = (options: PurgeUploadsOptions = {}): Layer.Layer<never, never, BlobStore.BlobStore> =>
+  Layer.scopedDiscard(
+    Effect.gen(function* () {
+      const store = yield* BlobStore.BlobStore
+      const olderThan = options.olderThan ?? defaultPurgeOlderThan
+      const once = store.purgeUploads(olderThan).pipe(
+        Effect.tap((purged) =>
+          purged > 0
+            ? Effect.logInfo(`purged ${purged} upload(s) older than ${Duration.format(olderThan)}`)
+            : Effect.void
+        ),
+        Effect.catchAll((error) => Effect.logWarning(`purging old uploads failed: ${error.message}`))
+      )
+      yield* Effect.forkScoped(Effect.repeat(once, Schedule.spaced(options.interval ?? defaultPurgeInterval)))
+    })
+  )
 
 /**
  * How serving may fail: the address cannot be listened on, or the directory cannot be used.
@@ -108,7 +166,7 @@ export type ServeError = HttpServerError.ServeError | BlobStore.BlobStoreError |
 
 /**
  * The registry server as a layer: listening while the layer lives, with the stores the
- * options ask for.
+ * options ask for, purging abandoned uploads (see {@link purgeUploadsLayer}) unless told not to.
  *
  * @since 0.1.0
  */
@@ -118,12 +176,14 @@ export const layer = (
   const address = options.address ?? { host: defaultHost, port: 0 }
   const stores: Layer.Layer<Registry.Stores, ServeError, FileSystem.FileSystem | Path.Path> =
     options.disk === undefined ? Registry.layerMemory : Registry.layerFileSystem(options.disk)
-  return Registry.layerServer({
+  const server = Registry.layerServer({
     host: address.host === "" ? defaultHost : address.host,
     port: address.port,
     ...(options.deleteEnabled !== undefined ? { deleteEnabled: options.deleteEnabled } : {}),
     ...(options.logRequests === true ? { logger: Registry.logRequest } : {})
-  }).pipe(Layer.provide(stores))
+  })
+  const purger = options.purgeUploads === false ? Layer.empty : purgeUploadsLayer(options.purgeUploads)
+  return Layer.merge(server, purger).pipe(Layer.provide(stores))
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * `crane registry serve`: the embedded registry on an address (`--address`, `$PORT`, or a
  * free port on 127.0.0.1), in memory or in a directory (`--disk`). Prints the address it
- * listens on, then serves until interrupted.
+ * listens on, then serves until interrupted, purging uploads abandoned for over a day at
+ * start and then hourly (`Serve`'s defaults).
  *
  * @since 0.1.0
  */
