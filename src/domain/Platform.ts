@@ -1,5 +1,5 @@
 /**
- * Platforms (`os/architecture[/variant][:os.version]`) as in the OCI image index, with
+ * Platforms (`os[/architecture[/variant]][:os.version]`) as in the OCI image index, with
  * parsing, formatting and the matching rules ggcr uses to pick an index child.
  *
  * @since 0.1.0
@@ -54,30 +54,31 @@ export const make = (fields: {
 /** The platform ggcr and crane pick from an index when none is asked for. */
 export const defaultPlatform: Platform = make({ os: "linux", architecture: "amd64" })
 
-const PART = /^[A-Za-z0-9_.-]+$/
-
 /**
- * Parses `os/arch`, `os/arch/variant` and any of them followed by `:os.version`
- * (`linux/arm64/v8`, `windows/amd64:10.0.17763.1234`).
+ * Parses a platform as ggcr's `v1.ParsePlatform` does: `os`, `os/arch`, `os/arch/variant`,
+ * each optionally followed by `:os.version` (`linux`, `linux/arm64/v8`,
+ * `windows/amd64:10.0.17763.1234`), after trimming surrounding whitespace. Parts left out
+ * are empty, and an empty part in a spec matches anything in {@link satisfies}.
+ *
+ * Refused, with a typed error: empty input (`Empty`), more than three `/`-separated parts
+ * (as ggcr), and what ggcr would read into a platform that {@link format} cannot write
+ * back (`Malformed`): no os (`/amd64`, `:10.0`), a variant without an architecture
+ * (`linux//v7`) and more than one `:` (ggcr silently drops the os.version then).
  *
  * @since 0.1.0
  */
 export const parse = (input: string): Either.Either<Platform, InvalidPlatform> => {
   const fail = (reason: InvalidPlatform["reason"], detail: string) =>
     Either.left(new InvalidPlatform({ input, reason, detail }))
-  if (input.trim() === "") return fail("Empty", "a platform needs at least os/architecture")
-  const colon = input.indexOf(":")
-  const path = colon >= 0 ? input.slice(0, colon) : input
-  const osVersion = colon >= 0 ? input.slice(colon + 1) : undefined
-  if (osVersion !== undefined && osVersion === "") return fail("Malformed", "empty os.version after ':'")
+  const text = input.trim()
+  if (text === "") return fail("Empty", "a platform needs at least an os")
+  const [path = "", osVersion, ...extra] = text.split(":")
+  if (extra.length > 0) return fail("Malformed", "more than one ':' (expected os[/architecture[/variant]][:os.version])")
   const parts = path.split("/")
-  if (parts.length < 2 || parts.length > 3) {
-    return fail("Malformed", "expected os/architecture[/variant][:os.version]")
-  }
-  for (const part of parts) {
-    if (!PART.test(part)) return fail("Malformed", `${JSON.stringify(part)} is not a valid platform component`)
-  }
-  const [os, architecture, variant] = parts as [string, string, string | undefined]
+  if (parts.length > 3) return fail("Malformed", "too many slashes (expected os[/architecture[/variant]][:os.version])")
+  const [os = "", architecture = "", variant = ""] = parts
+  if (os === "") return fail("Malformed", "no os before the first '/' or ':'")
+  if (variant !== "" && architecture === "") return fail("Malformed", "a variant needs an architecture")
   return Either.right(make({ os, architecture, variant, osVersion }))
 }
 

@@ -333,6 +333,24 @@ describe.each(targets)("crane against %s", (_name, start, available) => {
     expect(arm).toBe((await ok(["digest", `${host()}/test/image:arm64`])).trim())
   })
 
+  maybe("takes an os alone for --platform: index filter keeps all of its children, image choice wants an arch", async () => {
+    await ok(["mutate", `${host()}/test/image:v1`, "--set-platform", "linux/arm64", "-t", `${host()}/test/os-only:arm64`])
+    await ok(["mutate", `${host()}/test/image:v1`, "--set-platform", "windows/amd64", "-t", `${host()}/test/os-only:windows`])
+    const children = [`${host()}/test/image:v1`, `${host()}/test/os-only:arm64`, `${host()}/test/os-only:windows`]
+    await ok(["index", "append", ...children.flatMap((c) => ["-m", c]), "-t", `${host()}/test/os-only:index`])
+    await ok(["index", "filter", `${host()}/test/os-only:index`, "--platform", "linux", "-t", `${host()}/test/os-only:linux`])
+    const kept = JSON.parse(await ok(["manifest", `${host()}/test/os-only:linux`])) as {
+      manifests: ReadonlyArray<{ platform: { os: string; architecture: string } }>
+    }
+    expect(kept.manifests.map((m) => `${m.platform.os}/${m.platform.architecture}`)).toEqual(["linux/amd64", "linux/arm64"])
+    // As ggcr's remote, choosing one image out of an index needs os and architecture both.
+    const run = await crane(["digest", "--platform", "linux", `${host()}/test/os-only:index`])
+    expect(run.code).toBe(1)
+    expect(run.stderr).toContain("no image for linux")
+    // An image that is not an index is taken as it is.
+    expect((await ok(["digest", "--platform", "linux", `${host()}/test/image:v1`])).trim()).toMatch(/^sha256:/)
+  })
+
   maybe("validates a remote image, as a script would run it", async () => {
     expect(await script(`crane validate --remote ${host()}/test/image:v1`)).toBe(`PASS: ${host()}/test/image:v1\n`)
   })

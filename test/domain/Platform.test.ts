@@ -34,14 +34,32 @@ describe("Platform.parse", () => {
     expect(reasonOf("   ")).toBe("Empty")
   })
 
-  it("needs an architecture, where ggcr would accept an os alone", () => {
-    expect(reasonOf("linux")).toBe("Malformed")
+  it.each<[string, Platform.Platform]>([
+    ["linux", { os: "linux", architecture: "" }],
+    ["windows:10.0.17763.1234", { os: "windows", architecture: "", "os.version": "10.0.17763.1234" }],
+    ["linux/", { os: "linux", architecture: "" }],
+    ["linux/amd64:", plat("linux", "amd64")],
+    ["  linux/arm64/v8\n", plat("linux", "arm64", { variant: "v8" })],
+    ["linux/am d64", plat("linux", "am d64")]
+  ])("reads %j as ggcr's ParsePlatform does", (input, expected) => {
+    expect(Either.getOrThrow(Platform.parse(input))).toEqual(expected)
   })
 
-  it("refuses an empty os.version and empty or odd components", () => {
-    expect(reasonOf("linux/amd64:")).toBe("Malformed")
+  it("reads an os alone as a spec that any architecture of that os satisfies", () => {
+    const linux = Either.getOrThrow(Platform.parse("linux"))
+    expect(Platform.satisfies(plat("linux", "amd64"), linux)).toBe(true)
+    expect(Platform.satisfies(plat("linux", "arm", { variant: "v7" }), linux)).toBe(true)
+    expect(Platform.satisfies(plat("windows", "amd64"), linux)).toBe(false)
+    // Choosing an image out of an index (ggcr's remote matchesPlatform) wants the architecture too.
+    expect(Platform.matches(plat("linux", "amd64"), linux)).toBe(false)
+    expect(Platform.format(linux)).toBe("linux")
+  })
+
+  it("refuses what ggcr would read into a platform that cannot be written back", () => {
+    expect(reasonOf("/amd64")).toBe("Malformed")
+    expect(reasonOf(":10.0")).toBe("Malformed")
     expect(reasonOf("linux//v7")).toBe("Malformed")
-    expect(reasonOf("linux/am d64")).toBe("Malformed")
+    expect(reasonOf("windows/amd64:10.0:1")).toBe("Malformed")
   })
 })
 
@@ -61,6 +79,8 @@ describe("Platform.format", () => {
   })
 
   it.each([
+    { os: "linux", architecture: "" },
+    { os: "windows", architecture: "", "os.version": "10.0" },
     plat("linux", "amd64"),
     plat("linux", "amd64", { variant: "v7" }),
     plat("linux", "amd64", { osVersion: "1.2.3.4" }),
