@@ -59,7 +59,7 @@ export class InvalidReference extends Data.TaggedError("InvalidReference")<{
 export type InvalidPlatformReason = "Malformed" | "Empty"
 
 /**
- * A string that is not a platform of the form `os/arch[/variant][:osversion]`.
+ * A string that is not a platform of the form `os[/arch[/variant]][:osversion]`.
  *
  * @since 0.1.0
  */
