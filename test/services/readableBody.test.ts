@@ -8,6 +8,10 @@ import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Stream from "effect/Stream"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as Http from "node:http"
+import type * as Net from "node:net"
 import { PassThrough } from "node:stream"
 import * as ReadableBody from "../../src/services/internal/readableBody.js"
 
@@ -27,7 +31,27 @@ describe("readableBody", () => {
     expect(ReadableBody.sourceOf({ source: {} })).toBeUndefined()
     expect(ReadableBody.sourceOf({})).toBeUndefined()
     expect(ReadableBody.sourceOf(null)).toBeUndefined()
+    // Wrappers keeping the message as `original` are looked through.
+    expect(ReadableBody.sourceOf({ original: { original: { source: new PassThrough() } } })).toBeDefined()
   })
+
+  it.live("finds the source under @effect/platform-node's client responses, and reads them whole", () =>
+    Effect.gen(function* () {
+      const body = Buffer.alloc(3 * 1024 * 1024, 5)
+      const server = Http.createServer((_req, res) => res.end(body))
+      yield* Effect.acquireRelease(
+        Effect.async<void>((resume) => void server.listen(0, "127.0.0.1", () => resume(Effect.void))),
+        () => Effect.sync(() => void server.close())
+      )
+      const port = (server.address() as Net.AddressInfo).port
+      const client = yield* HttpClient.HttpClient
+      const response = yield* client.get(`http://127.0.0.1:${port}/`)
+      const source = ReadableBody.sourceOf(response)
+      expect(source).toBeDefined()
+      if (source === undefined) return
+      const read = yield* Stream.runCollect(ReadableBody.stream(source, failure, idle, 5000, response))
+      expect(Buffer.concat(Chunk.toReadonlyArray(read)).equals(body)).toBe(true)
+    }).pipe(Effect.scoped, Effect.provide(NodeHttpClient.layer)))
 
   it.live("hands on every piece, in order, without copying", () =>
     Effect.gen(function* () {

@@ -39,24 +39,34 @@ export interface EventSource {
 
 /**
  * The event source under a platform message (client response or server request), when it has
- * one of the expected shape.
+ * one of the expected shape. Wrappers that keep the message as `original` (@effect/platform's
+ * client wraps every response so that an unread one is aborted) are looked through: once the
+ * body has been read to its end, aborting the request is a no-op, as it is when the
+ * wrapper's own stream ends.
  *
  * @internal
  */
-export const sourceOf = (response: unknown): EventSource | undefined => {
-  if (!Predicate.hasProperty(response, "source")) return undefined
-  const source = response.source
-  return Predicate.hasProperty(source, "on") &&
-      Predicate.hasProperty(source, "off") &&
-      Predicate.hasProperty(source, "pause") &&
-      Predicate.hasProperty(source, "resume") &&
-      Predicate.hasProperty(source, "destroy") &&
-      Predicate.hasProperty(source, "readable") &&
-      Predicate.hasProperty(source, "readableEnded") &&
-      typeof source.on === "function" && typeof source.pause === "function"
-    ? source as EventSource
-    : undefined
+export const sourceOf = (message: unknown): EventSource | undefined => {
+  let current = message
+  for (let depth = 0; depth < 4 && Predicate.isObject(current); depth++) {
+    if (Predicate.hasProperty(current, "source")) {
+      const source = current.source
+      return isEventSource(source) ? source : undefined
+    }
+    current = Predicate.hasProperty(current, "original") ? current.original : undefined
+  }
+  return undefined
 }
+
+const isEventSource = (source: unknown): source is EventSource =>
+  Predicate.hasProperty(source, "on") &&
+  Predicate.hasProperty(source, "off") &&
+  Predicate.hasProperty(source, "pause") &&
+  Predicate.hasProperty(source, "resume") &&
+  Predicate.hasProperty(source, "destroy") &&
+  Predicate.hasProperty(source, "readable") &&
+  Predicate.hasProperty(source, "readableEnded") &&
+  typeof source.on === "function" && typeof source.pause === "function"
 
 /** Bytes queued before the source is paused. */
 const highWaterMark = 4 * 1024 * 1024
@@ -72,7 +82,9 @@ class PrematureClose extends Error {
  * The bytes of `source` as a stream: `onError` makes the failure of a source error (or of a
  * close before the end), `onIdle` the failure when no bytes come for `idleMillis` while the
  * consumer waits (`Infinity` for no limit). The source is destroyed when the stream stops
- * before its end.
+ * before its end. `owner`, the message the source came from, is kept reachable until the
+ * stream ends: @effect/platform's client aborts a request whose response object is garbage
+ * collected, and nothing else here refers to it while the body is read.
  *
  * @internal
  */
@@ -80,7 +92,8 @@ export const stream = <E>(
   source: EventSource,
   onError: (cause: unknown) => E,
   onIdle: () => E,
-  idleMillis: number
+  idleMillis: number,
+  owner?: unknown
 ): Stream.Stream<Uint8Array, E> =>
   Stream.suspend(() => {
     if (!source.readable) return Stream.empty
@@ -119,6 +132,7 @@ export const stream = <E>(
       if (!ended && Option.isNone(failure)) failure = Option.some(onError(new PrematureClose()))
       notify()
     }
+    if (owner !== undefined) reading.add(owner)
     source.on("data", onData)
     source.on("end", onEnd)
     source.on("error", onFailure)
@@ -166,8 +180,12 @@ export const stream = <E>(
         // Keep a late error from becoming an unhandled 'error' event.
         source.on("error", ignore)
         if (!source.readableEnded) source.destroy()
+        reading.delete(owner)
       }))
     )
   })
 
 const ignore = () => {}
+
+// The messages whose bodies are being read, held so that they stay reachable.
+const reading = new Set<unknown>()
