@@ -9,16 +9,16 @@
 import type { PlatformError } from "@effect/platform/Error"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import type * as Path from "@effect/platform/Path"
-import * as NodeStream from "@effect/platform-node/NodeStream"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
-import type * as Stream from "effect/Stream"
+import * as Stream from "effect/Stream"
 import { randomUUID } from "node:crypto"
 import { createReadStream } from "node:fs"
 import { compareStrings } from "./storageCommon.js"
 import * as GatherWrites from "../../services/internal/gatherWrites.js"
+import * as ReadableBody from "../../services/internal/readableBody.js"
 
 /** @internal */
 export const isNotFound = (error: PlatformError): boolean =>
@@ -151,10 +151,10 @@ export const isNotFoundCause = (cause: unknown): boolean =>
   typeof cause === "object" && cause !== null && (cause as { readonly code?: unknown }).code === "ENOENT"
 
 /**
- * `length` bytes of a file from `offset`, read {@link ioSize} bytes at a time straight from
- * Node's file stream: one stream step per read, each read into its own buffer, which is
- * handed on as it is. The file is opened when the stream runs and closed when it ends or is
- * interrupted. A file shorter than promised just ends early; callers check the length.
+ * `length` bytes of a file from `offset`, read {@link ioSize} bytes at a time by Node's file
+ * stream and handed on as read, never copied (`services/internal/readableBody.ts`). The file
+ * is opened when the stream runs and closed when it ends or is interrupted. A file shorter
+ * than promised just ends early; callers check the length.
  *
  * @internal
  */
@@ -164,9 +164,13 @@ export const readRange = <E>(
   length: number,
   onError: (cause: unknown) => E
 ): Stream.Stream<Uint8Array, E> =>
-  NodeStream.fromReadable<E, Uint8Array>(
-    () => createReadStream(path, { start: offset, end: offset + length - 1, highWaterMark: ioSize }),
-    onError
+  length === 0 ? Stream.empty : Stream.suspend(() =>
+    ReadableBody.stream(
+      createReadStream(path, { start: offset, end: offset + length - 1, highWaterMark: ioSize }),
+      onError,
+      () => onError(new Error("no data")),
+      Infinity
+    )
   )
 
 /**
