@@ -94,7 +94,7 @@ describe("readableBody", () => {
         })
       ).pipe(Effect.zipLeft(Effect.sync(produce), { concurrent: true }))
       expect(total).toBe(16 * 1024 * 1024)
-      // While the first piece was held, the reader queued at most its high-water mark (4 MiB)
+      // While the first piece was held, the reader queued at most its high-water mark (2 MiB)
       // plus what the PassThrough buffers: the producer was held back, not run to the end.
       expect(writtenAtFirstRead).toBeGreaterThan(0)
       expect(writtenAtFirstRead).toBeLessThan(16)

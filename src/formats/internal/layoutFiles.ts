@@ -44,6 +44,9 @@ export const emptyIndexBytes: Uint8Array = IndexManifest.encode(IndexManifest.ma
 /** Chunk size of blob reads. */
 const readChunkSize = FileSystem.MiB(1)
 
+/** Chunks of a blob read ahead of its consumer. */
+const readAhead = 2
+
 /** The services and directory an operation works with. @internal */
 export interface Ctx {
   readonly fs: FileSystem.FileSystem
@@ -129,9 +132,14 @@ export const readBlob = (ctx: Ctx, digest: Digest.Digest, size?: number): Stream
       if (size !== undefined && found.value !== size) {
         return yield* Effect.fail(sizeMismatch(file, digest, size, found.value))
       }
+      // Two chunks are read ahead, so that the file is read while the consumer (an upload)
+      // sends the previous one.
       const bytes = ctx.fs
         .stream(file, { chunkSize: readChunkSize })
-        .pipe(Stream.mapError((e) => (isNotFound(e) ? notFound(file, digest) : io(file, "cannot read the blob", digest)(e))))
+        .pipe(
+          Stream.mapError((e) => (isNotFound(e) ? notFound(file, digest) : io(file, "cannot read the blob", digest)(e))),
+          Stream.bufferChunks({ capacity: readAhead })
+        )
       return Digest.verifyStream(bytes, digest, { size, subject: file }).pipe(
         Stream.mapError((e): LayoutError => {
           switch (e._tag) {

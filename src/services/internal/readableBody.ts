@@ -69,7 +69,7 @@ const isEventSource = (source: unknown): source is EventSource =>
   typeof source.on === "function" && typeof source.pause === "function"
 
 /** Bytes queued before the source is paused. */
-const highWaterMark = 4 * 1024 * 1024
+const highWaterMark = 2 * 1024 * 1024
 
 class PrematureClose extends Error {
   readonly code = "ECONNRESET"

@@ -72,9 +72,6 @@ export interface Settings {
  */
 export const defaultChunkSize = 5 * 1024 * 1024
 
-/** Chunks of an upload's source read ahead of the socket. */
-const readAhead = 2
-
 /**
  * What can be written as a manifest: its exact bytes and media type.
  *
@@ -299,11 +296,7 @@ export const make = <E>(
     ): Effect.Effect<HttpClientResponse.HttpClientResponse, Failure> =>
       Effect.suspend(() => {
         let failure: Option.Option<E> = Option.none()
-        // Read ahead a little, so that the source (a file, a download) is read while the
-        // previous chunk is being written to the socket.
-        const watched = Stream.tapError(body, (e) => Effect.sync(() => (failure = Option.some(e)))).pipe(
-          Stream.bufferChunks({ capacity: readAhead })
-        )
+        const watched = Stream.tapError(body, (e) => Effect.sync(() => (failure = Option.some(e))))
         return transport.execute(
           HttpClientRequest.bodyStream(request, watched, {
             contentType: octets,
