@@ -1,13 +1,26 @@
 /**
  * The built `crane` program's `pull --format legacy` and `pull --cache_path DIR`, against
- * our registry (`crane registry serve`), with skopeo as the independent reader.
+ * our registry (`crane registry serve`; legacy also against Debian's docker-registry), with
+ * skopeo as the independent reader.
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { execFileSync } from "node:child_process"
-import { crane, ensureBuilt, ensurePolicy, fixture, hasSkopeo, ok, sha256, startServe, type Target } from "./support.js"
+import {
+  crane,
+  ensureBuilt,
+  ensurePolicy,
+  fixture,
+  hasDistribution,
+  hasSkopeo,
+  ok,
+  sha256,
+  startDistribution,
+  startServe,
+  type Target
+} from "./support.js"
 
 const image1 = fixture("tarball/test_image_1.tar")
 
@@ -35,8 +48,29 @@ const layersOf = async (ref: string): Promise<ReadonlyArray<string>> =>
 const diffIdsOf = async (ref: string): Promise<ReadonlyArray<string>> =>
   (JSON.parse(await ok(["config", ref])) as { rootfs: { diff_ids: ReadonlyArray<string> } }).rootfs.diff_ids
 
-describe("crane pull --format legacy", () => {
-  it("writes a legacy tarball with a directory per layer", async () => {
+const targets: ReadonlyArray<readonly [string, () => Promise<Target>, boolean]> = [
+  ["our registry (crane registry serve)", () => startServe(), true],
+  ["docker-registry", startDistribution, hasDistribution]
+]
+
+describe.each(targets)("crane pull --format legacy from %s", (_name, start, available) => {
+  let target: Target | undefined
+  const host = () => target?.host ?? ""
+  const maybe = available ? it : it.skip
+  const withSkopeo = available && hasSkopeo ? it : it.skip
+
+  beforeAll(async () => {
+    if (!available) return
+    await ensureBuilt()
+    target = await start()
+    await ok(["push", image1, `${host()}/pull/image:v1`])
+  }, 180_000)
+
+  afterAll(async () => {
+    await target?.stop()
+  })
+
+  maybe("writes a legacy tarball with a directory per layer", async () => {
     const path = join(scratch, "legacy.tar")
     await ok(["pull", "--format", "legacy", `${host()}/pull/image:v1`, path])
     const names = execFileSync("tar", ["tf", path], { encoding: "utf8" }).split("\n").filter(Boolean)
@@ -54,7 +88,7 @@ describe("crane pull --format legacy", () => {
     expect(layers.map((l) => sha256(execFileSync("tar", ["xOf", path, l])))).toEqual(await diffIdsOf(`${host()}/pull/image:v1`))
   })
 
-  it.skipIf(!hasSkopeo)("is read by skopeo with the image's diff ids", async () => {
+  withSkopeo("is read by skopeo with the image's diff ids", async () => {
     const path = join(scratch, "legacy-skopeo.tar")
     await ok(["pull", "--format", "legacy", `${host()}/pull/image:v1`, path])
     const inspected = JSON.parse(
