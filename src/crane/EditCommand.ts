@@ -496,21 +496,7 @@ const extensionOf = (path: string): string => {
  *
  * @since 0.1.0
  */
-export const blankHeader = (path: string): Tar.Header => ({
-  name: path,
-  type: "file",
-  size: 0,
-  mode: 0o555,
-  uid: 0,
-  gid: 0,
-  uname: "",
-  gname: "",
-  mtime: new Date(0),
-  linkname: "",
-  devmajor: 0,
-  devminor: 0,
-  pax: {}
-})
+export const blankHeader = (path: string): Tar.Header => Tar.plainFileHeader(path, 0, 0o555)
 
 const normalized = (name: string): string => Either.getOrElse(filePath(name), () => "")
 

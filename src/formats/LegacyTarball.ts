@@ -181,22 +181,6 @@ const manifestShape = Json.array(
 export const computeManifest = <E>(images: Images<E>): Effect.Effect<Tarball.Manifest, E | LegacyTarballError> =>
   Effect.map(plan(Array.from(images)), (planned) => planned.manifest)
 
-/** The header of a regular file as ggcr's legacy writer makes it (mode 0644, owner 0). */
-const fileHeader = (name: string, size: number): TarStream.Header => ({
-  name,
-  type: "file",
-  size,
-  mode: 0o644,
-  uid: 0,
-  gid: 0,
-  uname: "",
-  gname: "",
-  mtime: new Date(0),
-  linkname: "",
-  devmajor: 0,
-  devminor: 0,
-  pax: {}
-})
 
 /** A layer's uncompressed bytes, ready for a tar entry: their size and a stream of them. */
 interface Sized<E> {
@@ -235,9 +219,9 @@ const writeWith = <E>(images: Images<E>, sizer: Sizer): Stream.Stream<Uint8Array
       const entries = Stream.fromIterable(files).pipe(
         Stream.mapEffect((file): Effect.Effect<TarStream.Entry<WriteError<E>>, WriteError<E>> =>
           file._tag === "Bytes"
-            ? Effect.succeed({ header: fileHeader(file.name, file.bytes.byteLength), body: Stream.succeed(file.bytes) })
+            ? Effect.succeed({ header: TarStream.plainFileHeader(file.name, file.bytes.byteLength), body: Stream.succeed(file.bytes) })
             : Effect.map(sizer(uncompressedOf(file.layer)), (sized) => ({
-                header: fileHeader(file.name, sized.size),
+                header: TarStream.plainFileHeader(file.name, sized.size),
                 body: sized.body
               }))
         )

@@ -501,22 +501,6 @@ const plan = <E>(images: ReadonlyArray<readonly [Reference.Reference, Image.Imag
     return { manifest, repositories, files }
   })
 
-/** The header of a regular file as ggcr's tarball writer makes it (mode 0644, owner 0). */
-const fileHeader = (name: string, size: number): TarStream.Header => ({
-  name,
-  type: "file",
-  size,
-  mode: 0o644,
-  uid: 0,
-  gid: 0,
-  uname: "",
-  gname: "",
-  mtime: new Date(0),
-  linkname: "",
-  devmajor: 0,
-  devminor: 0,
-  pax: {}
-})
 
 const json = (value: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(value))
 
@@ -548,7 +532,7 @@ export const write = <E>(images: Images<E>): Stream.Stream<Uint8Array, WriteErro
         ...planned.files,
         { name: MANIFEST, size: manifest.byteLength, body: Stream.succeed(manifest) },
         { name: REPOSITORIES, size: repositories.byteLength, body: Stream.succeed(repositories) }
-      ].map((f): TarStream.Entry<WriteError<E>> => ({ header: fileHeader(f.name, f.size), body: f.body }))
+      ].map((f): TarStream.Entry<WriteError<E>> => ({ header: TarStream.plainFileHeader(f.name, f.size), body: f.body }))
       return TarStream.write(Stream.fromIterable(entries)).pipe(
         Stream.mapError((error): WriteError<E> =>
           error instanceof TarStream.TarError

@@ -88,6 +88,29 @@ export interface Header {
 }
 
 /**
+ * The header of a regular file as ggcr's writers make them: owned by root with no user or
+ * group names, dated at the Unix epoch, so that the archive does not depend on who made it or
+ * when. Mode 0644 unless given.
+ *
+ * @since 0.1.0
+ */
+export const plainFileHeader = (name: string, size: number, mode: number = 0o644): Header => ({
+  name,
+  type: "file",
+  size,
+  mode,
+  uid: 0,
+  gid: 0,
+  uname: "",
+  gname: "",
+  mtime: new Date(0),
+  linkname: "",
+  devmajor: 0,
+  devminor: 0,
+  pax: {}
+})
+
+/**
  * A tar entry: its header and its body. A body read from {@link read} can be read once, and
  * only until the next entry is pulled.
  *
