@@ -34,6 +34,7 @@ import * as Digest from "../domain/Digest.js"
 import { DigestMismatch, SizeMismatch } from "../domain/Errors.js"
 import * as BlobStore from "../services/BlobStore.js"
 import * as Common from "./internal/storageCommon.js"
+import * as GatherWrites from "../services/internal/gatherWrites.js"
 import * as Fs from "./internal/storageFs.js"
 import * as KeyedLock from "./internal/storageLock.js"
 
@@ -378,11 +379,8 @@ const io = (detail: string, facts: { readonly digest?: string; readonly uploadId
 (cause: PlatformError): BlobStore.BlobStoreError =>
   new BlobStore.BlobStoreError({ reason: "Io", detail: `${detail}: ${cause.message}`, ...facts, cause })
 
-// Writes every chunk of `stream` to `file`, feeding `hasher` when there is one; returns how
-// many bytes were written. `tooLong` may refuse a running total with an error. Errors of the
-// stream itself pass through untouched. Small chunks (a request body arrives in 16-64 KiB
-// pieces) are gathered in one reused buffer and written {@link Fs.writeSize} bytes at a time;
-// what is still gathered when the stream fails is dropped with the file.
+// Writes every chunk of `stream` to `file` in gathered 1 MiB writes (request bodies arrive in
+// 16-64 KiB pieces), feeding `hasher`; `tooLong` may refuse a running total with an error.
 const appendTo = <E, R, E2 = never>(
   file: FileSystem.File,
   stream: Stream.Stream<Uint8Array, E, R>,
@@ -390,19 +388,7 @@ const appendTo = <E, R, E2 = never>(
   hasher: Digest.Hasher | undefined,
   tooLong?: (written: number) => E2 | undefined
 ): Effect.Effect<number, E | E2 | BlobStore.BlobStoreError, R> =>
-  Effect.suspend(() => {
-    let written = 0
-    const gather = Fs.gatherWrites(file, io(`cannot write ${subject}`))
-    return Stream.runForEachChunk(stream, (chunk) =>
-      Effect.forEach(chunk, (bytes): Effect.Effect<void, E2 | BlobStore.BlobStoreError> => {
-        if (bytes.byteLength === 0) return Effect.void
-        written += bytes.byteLength
-        const refused = tooLong?.(written)
-        if (refused !== undefined) return Effect.fail(refused)
-        hasher?.update(bytes)
-        return gather.write(bytes)
-      }, { discard: true })).pipe(Effect.zipRight(gather.flush), Effect.map(() => written))
-  })
+  GatherWrites.writeStream(file, stream, { onError: io(`cannot write ${subject}`), hasher, tooLong })
 
 // Fails a read stream that ends before the `length` bytes its blob's size promised.
 const exactly = (

@@ -6,6 +6,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Stream from "effect/Stream"
+import { createHash } from "node:crypto"
 import { randomBytes } from "node:crypto"
 import * as GatherWrites from "../../src/services/internal/gatherWrites.js"
 
@@ -71,5 +74,26 @@ describe("gatherWrites", () => {
       expect(writes.map((w) => w.byteLength)).toEqual([60])
       yield* gathered.flush
       expect(writes.length).toBe(1)
+    }))
+
+  it.effect("writeStream writes a stream whole, hashing it, and stops as soon as it is too long", () =>
+    Effect.gen(function* () {
+      const input = pieces(sizes)
+      const { file, writes } = recordingFile()
+      const hash = createHash("sha256")
+      const written = yield* GatherWrites.writeStream(file, Stream.fromIterable(input), {
+        onError: (e) => e,
+        hasher: { update: (bytes) => void hash.update(bytes) }
+      })
+      expect(written).toBe(joined(input).byteLength)
+      expect(joined(writes).equals(joined(input))).toBe(true)
+      expect(hash.digest("hex")).toBe(createHash("sha256").update(joined(input)).digest("hex"))
+
+      const limited = recordingFile()
+      const refused = yield* GatherWrites.writeStream(limited.file, Stream.fromIterable(input), {
+        onError: (e) => e,
+        tooLong: (n) => (n > 200_000 ? `too long at ${n}` : undefined)
+      }).pipe(Effect.either)
+      expect(Either.isLeft(refused) && refused.left).toBe(`too long at ${100 + 64 * 1024 + size - 50}`)
     }))
 })

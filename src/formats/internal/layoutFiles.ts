@@ -272,11 +272,9 @@ const withNewFile = <A, E, R>(
     (scope, exit) => Scope.close(scope, exit)
   )
 
-// Writes every chunk of `stream` to `file`, feeding `hasher` when there is one (a stream that
-// verifies itself needs none); fails as soon as the bytes pass `size`. Returns how many bytes
-// were written. Errors of the stream itself pass through untouched. The pieces of a download
-// are gathered into 1 MiB writes (see `gatherWrites.ts`); the transport keeps reading the
-// socket while a write is under way (its reader queues what arrives meanwhile).
+// Writes `stream` to `file` in gathered 1 MiB writes, feeding `hasher` when there is one (a
+// stream that verifies itself needs none), failing as soon as the bytes pass `size`. The
+// transport keeps reading the socket while a write is under way (its reader queues).
 const pump = <E, R>(
   file: FileSystem.File,
   tmp: string,
@@ -286,19 +284,10 @@ const pump = <E, R>(
   hasher: Digest.Hasher | undefined,
   size: number | undefined
 ): Effect.Effect<number, E | LayoutError, R> =>
-  Effect.suspend(() => {
-    let length = 0
-    const gathered = GatherWrites.make(file, io(tmp, "cannot write the blob", digest))
-    return Stream.runForEachChunk(stream, (chunk): Effect.Effect<void, LayoutError> => {
-      for (const bytes of chunk) {
-        hasher?.update(bytes)
-        length += bytes.byteLength
-        if (size !== undefined && length > size) {
-          return Effect.fail(sizeMismatch(target, digest, size, length))
-        }
-      }
-      return gathered.writeEach(chunk)
-    }).pipe(Effect.zipRight(gathered.flush), Effect.map(() => length))
+  GatherWrites.writeStream(file, stream, {
+    onError: io(tmp, "cannot write the blob", digest),
+    hasher,
+    tooLong: (written) => (size !== undefined && written > size ? sizeMismatch(target, digest, size, written) : undefined)
   })
 
 /**

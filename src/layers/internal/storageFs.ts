@@ -172,10 +172,3 @@ export const readRange = <E>(
       Infinity
     )
   )
-
-/**
- * The gathered writer of blob data (see `services/internal/gatherWrites.ts`).
- *
- * @internal
- */
-export const gatherWrites = GatherWrites.make

@@ -9,6 +9,7 @@
 import type { PlatformError } from "@effect/platform/Error"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 
 /**
  * How many bytes a gathered write hands to the file: 1 MiB, so that a gigabyte is a thousand
@@ -82,3 +83,43 @@ export const make = <E>(
     })
   return { write, writeEach, flush }
 }
+
+/**
+ * Options of {@link writeStream}.
+ *
+ * @internal
+ */
+export interface WriteStreamOptions<E2, E3> {
+  /** The failure of a file write. */
+  readonly onError: (error: PlatformError) => E2
+  /** Fed every byte written (a stream that verifies itself needs none). */
+  readonly hasher?: { readonly update: (bytes: Uint8Array) => void } | undefined
+  /** A failure once `written` bytes are too many, checked as they come; undefined while fine. */
+  readonly tooLong?: ((written: number) => E3 | undefined) | undefined
+}
+
+/**
+ * Writes every byte of `stream` to `file` through gathered writes, feeding the hasher and
+ * failing as soon as `tooLong` says so; gives how many bytes were written. Errors of the stream
+ * itself pass through untouched; what is still gathered when it fails is not written.
+ *
+ * @internal
+ */
+export const writeStream = <E, R, E2, E3 = never>(
+  file: FileSystem.File,
+  stream: Stream.Stream<Uint8Array, E, R>,
+  options: WriteStreamOptions<E2, E3>
+): Effect.Effect<number, E | E2 | E3, R> =>
+  Effect.suspend(() => {
+    let written = 0
+    const gathered = make(file, options.onError)
+    return Stream.runForEachChunk(stream, (chunk): Effect.Effect<void, E2 | E3> => {
+      for (const bytes of chunk) {
+        written += bytes.byteLength
+        const refused = options.tooLong?.(written)
+        if (refused !== undefined) return Effect.fail(refused)
+        options.hasher?.update(bytes)
+      }
+      return gathered.writeEach(chunk)
+    }).pipe(Effect.zipRight(gathered.flush), Effect.map(() => written))
+  })
