@@ -25,6 +25,10 @@ const sourceOf = (pass: PassThrough) => {
   return source
 }
 
+// The body of a PassThrough, with an idle timeout of `millis`.
+const body = (pass: PassThrough, millis: number) =>
+  ReadableBody.stream(sourceOf(pass), failure, { idle: { millis, onIdle: idle } })
+
 describe("readableBody", () => {
   it("recognises a Node readable under `source` and nothing else", () => {
     expect(ReadableBody.sourceOf({ source: new PassThrough() })).toBeDefined()
@@ -49,7 +53,7 @@ describe("readableBody", () => {
       const source = ReadableBody.sourceOf(response)
       expect(source).toBeDefined()
       if (source === undefined) return
-      const read = yield* Stream.runCollect(ReadableBody.stream(source, failure, idle, 5000, response))
+      const read = yield* Stream.runCollect(ReadableBody.stream(source, failure, { owner: response }))
       expect(Buffer.concat(Chunk.toReadonlyArray(read)).equals(body)).toBe(true)
     }).pipe(Effect.scoped, Effect.provide(NodeHttpClient.layer)))
 
@@ -61,7 +65,7 @@ describe("readableBody", () => {
         for (const piece of pieces) pass.write(piece)
         pass.end()
       }, 5)
-      const out = Chunk.toReadonlyArray(yield* Stream.runCollect(ReadableBody.stream(sourceOf(pass), failure, idle, 1000)))
+      const out = Chunk.toReadonlyArray(yield* Stream.runCollect(body(pass, 1000)))
       expect(Buffer.concat(out).toString()).toBe("one two three")
       // The same buffers came through (PassThrough keeps them as written).
       expect(out.every((piece) => pieces.some((p) => p.buffer === piece.buffer))).toBe(true)
@@ -84,7 +88,7 @@ describe("readableBody", () => {
       }
       let total = 0
       let writtenAtFirstRead = -1
-      yield* Stream.runForEach(ReadableBody.stream(source, failure, idle, 5000), (bytes) =>
+      yield* Stream.runForEach(ReadableBody.stream(source, failure, { idle: { millis: 5000, onIdle: idle } }), (bytes) =>
         Effect.gen(function* () {
           if (writtenAtFirstRead < 0) {
             yield* Effect.sleep("50 millis")
@@ -104,7 +108,7 @@ describe("readableBody", () => {
     Effect.gen(function* () {
       const pass = new PassThrough()
       pass.write(Buffer.from("first"))
-      const result = yield* Stream.runCollect(ReadableBody.stream(sourceOf(pass), failure, idle, 100)).pipe(Effect.either)
+      const result = yield* Stream.runCollect(body(pass, 100)).pipe(Effect.either)
       expect(Either.isLeft(result) && result.left._tag).toBe("Idle")
       expect(pass.destroyed).toBe(true)
     }))
@@ -115,7 +119,7 @@ describe("readableBody", () => {
       pass.write(Buffer.from("a"))
       pass.end(Buffer.from("b"))
       const out = yield* Stream.runForEach(
-        ReadableBody.stream(sourceOf(pass), failure, idle, 50),
+        body(pass, 50),
         () => Effect.sleep("150 millis")
       ).pipe(Effect.either)
       expect(Either.isRight(out)).toBe(true)
@@ -125,13 +129,13 @@ describe("readableBody", () => {
     Effect.gen(function* () {
       const closed = new PassThrough()
       setTimeout(() => closed.destroy(), 5)
-      const early = yield* Stream.runCollect(ReadableBody.stream(sourceOf(closed), failure, idle, 1000)).pipe(Effect.either)
+      const early = yield* Stream.runCollect(body(closed, 1000)).pipe(Effect.either)
       expect(Either.isLeft(early) && early.left._tag).toBe("Failed")
 
       const broken = new PassThrough()
       const boom = new Error("boom")
       setTimeout(() => broken.destroy(boom), 5)
-      const failed = yield* Stream.runCollect(ReadableBody.stream(sourceOf(broken), failure, idle, 1000)).pipe(Effect.either)
+      const failed = yield* Stream.runCollect(body(broken, 1000)).pipe(Effect.either)
       expect(Either.isLeft(failed) && failed.left._tag === "Failed" && failed.left.cause).toBe(boom)
     }))
 
@@ -139,13 +143,13 @@ describe("readableBody", () => {
     Effect.gen(function* () {
       const pass = new PassThrough()
       pass.write(Buffer.from("abc"))
-      const first = yield* Stream.runHead(ReadableBody.stream(sourceOf(pass), failure, idle, 1000))
+      const first = yield* Stream.runHead(body(pass, 1000))
       expect(first._tag).toBe("Some")
       expect(pass.destroyed).toBe(true)
 
       const whole = new PassThrough()
       whole.end(Buffer.from("abc"))
-      yield* Stream.runDrain(ReadableBody.stream(sourceOf(whole), failure, idle, 1000))
+      yield* Stream.runDrain(body(whole, 1000))
       expect(whole.readableEnded).toBe(true)
     }))
 })

@@ -167,8 +167,6 @@ export const readRange = <E>(
   length === 0 ? Stream.empty : Stream.suspend(() =>
     ReadableBody.stream(
       createReadStream(path, { start: offset, end: offset + length - 1, highWaterMark: ioSize }),
-      onError,
-      () => onError(new Error("no data")),
-      Infinity
+      onError
     )
   )

@@ -66,7 +66,7 @@ export const body = (
   const source = ReadableBody.sourceOf(request)
   if (source === undefined) return request.stream
   const failure = (cause: unknown) => new HttpServerError.RequestError({ request, reason: "Decode", cause })
-  return ReadableBody.stream(source, failure, () => failure(new Error("idle")), Infinity, request)
+  return ReadableBody.stream(source, failure, { owner: request })
 }
 
 /**

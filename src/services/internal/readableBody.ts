@@ -79,21 +79,31 @@ class PrematureClose extends Error {
 }
 
 /**
+ * Options of {@link stream}.
+ *
+ * @internal
+ */
+export interface Options<E> {
+  /** Fail with `onIdle()` when no bytes come for `millis` while the consumer waits. */
+  readonly idle?: { readonly millis: number; readonly onIdle: () => E } | undefined
+  /**
+   * The message the source came from, kept reachable until the stream ends: @effect/platform's
+   * client aborts a request whose response object is garbage collected, and nothing else here
+   * refers to it while the body is read.
+   */
+  readonly owner?: unknown
+}
+
+/**
  * The bytes of `source` as a stream: `onError` makes the failure of a source error (or of a
- * close before the end), `onIdle` the failure when no bytes come for `idleMillis` while the
- * consumer waits (`Infinity` for no limit). The source is destroyed when the stream stops
- * before its end. `owner`, the message the source came from, is kept reachable until the
- * stream ends: @effect/platform's client aborts a request whose response object is garbage
- * collected, and nothing else here refers to it while the body is read.
+ * close before the end). The source is destroyed when the stream stops before its end.
  *
  * @internal
  */
 export const stream = <E>(
   source: EventSource,
   onError: (cause: unknown) => E,
-  onIdle: () => E,
-  idleMillis: number,
-  owner?: unknown
+  options: Options<E> = {}
 ): Stream.Stream<Uint8Array, E> =>
   Stream.suspend(() => {
     if (!source.readable) return Stream.empty
@@ -132,6 +142,7 @@ export const stream = <E>(
       if (!ended && Option.isNone(failure)) failure = Option.some(onError(new PrematureClose()))
       notify()
     }
+    const { idle, owner } = options
     if (owner !== undefined) reading.add(owner)
     source.on("data", onData)
     source.on("end", onEnd)
@@ -154,11 +165,11 @@ export const stream = <E>(
       if (Option.isSome(failure)) return Effect.fail(failure)
       if (ended) return Effect.fail(Option.none())
       return Effect.async<Chunk.Chunk<Uint8Array>, Option.Option<E>>((resume) => {
-        const timer = Number.isFinite(idleMillis)
+        const timer = idle !== undefined && Number.isFinite(idle.millis)
           ? setTimeout(() => {
-            if (Option.isNone(failure)) failure = Option.some(onIdle())
+            if (Option.isNone(failure)) failure = Option.some(idle.onIdle())
             notify()
-          }, idleMillis)
+          }, idle.millis)
           : undefined
         wake = () => {
           if (timer !== undefined) clearTimeout(timer)

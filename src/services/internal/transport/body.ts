@@ -170,7 +170,9 @@ class IdleTimeoutResponse implements HttpClientResponse.HttpClientResponse {
       new HttpClientError.ResponseError({ request: this.original.request, response: this, reason: "Decode", cause })
     const idle = () => failure(new Timeout({ phase: "body", millis: this.millis }))
     const source = ReadableBody.sourceOf(this.original)
-    if (source !== undefined) return ReadableBody.stream(source, failure, idle, this.millis, this.original)
+    if (source !== undefined) {
+      return ReadableBody.stream(source, failure, { idle: { millis: this.millis, onIdle: idle }, owner: this.original })
+    }
     return Number.isFinite(this.millis)
       ? Stream.timeoutFail(this.original.stream, idle, Duration.millis(this.millis))
       : this.original.stream
