@@ -8,7 +8,8 @@
  *   npm run bench -- --help
  *
  * Every measurement is a fresh process under `/usr/bin/time -f %M`: skopeo, docker-registry,
- * or our driver (bench/driver.ts, bundled by esbuild as the `crane` bin is, run by `node`).
+ * or our driver (bench/driver.ts, bundled by esbuild and started with V8's code cache as the
+ * `crane` bin is, run by `node`).
  * Sides alternate within a run. See bench/README.md for what each scenario does.
  *
  * @since 0.1.0
@@ -19,7 +20,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import { build } from "esbuild"
 import { execFileSync } from "node:child_process"
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { cpus, loadavg, release, tmpdir, totalmem, type } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -500,30 +501,32 @@ const preflight = Effect.gen(function*() {
   }
 })
 
+// Bundled as the `crane` bin is (scripts/build-cli.mjs): a CommonJS program started by a copy
+// of scripts/cached-entry.cjs with V8's code cache, which the `ready` run writes.
 const bundleDriver = (work: string) =>
-  Effect.tryPromise({
-    try: async () => {
-      const outfile = join(work, "driver.mjs")
-      await build({
-        absWorkingDir: root,
-        entryPoints: [join(root, "bench", "driver.ts")],
-        outfile,
-        bundle: true,
-        platform: "node",
-        format: "esm",
-        target: "node20",
-        minify: true,
-        treeShaking: true,
-        legalComments: "none",
-        banner: {
-          js: "import { createRequire as __benchCreateRequire } from \"node:module\";\n" +
-            "const require = __benchCreateRequire(import.meta.url);"
-        },
-        logLevel: "warning"
-      })
-      return outfile
-    },
-    catch: (cause) => new Processes.ProcessError({ reason: "Spawn", command: "esbuild bench/driver.ts", cause })
+  Effect.gen(function*() {
+    const entry = join(work, "driver.cjs")
+    yield* Effect.tryPromise({
+      try: async () => {
+        await build({
+          absWorkingDir: root,
+          entryPoints: [join(root, "bench", "driver.ts")],
+          outfile: join(work, "driver.program.cjs"),
+          bundle: true,
+          platform: "node",
+          format: "cjs",
+          target: "node20",
+          minify: true,
+          treeShaking: true,
+          legalComments: "none",
+          logLevel: "warning"
+        })
+        copyFileSync(join(root, "scripts", "cached-entry.cjs"), entry)
+      },
+      catch: (cause) => new Processes.ProcessError({ reason: "Spawn", command: "esbuild bench/driver.ts", cause })
+    })
+    yield* Peers.driver(entry, ["ready"])
+    return entry
   })
 
 const scenarios: ReadonlyArray<{

@@ -1,5 +1,6 @@
 /**
- * The entry point of the `crane` program (bundled into `dist/crane.mjs`).
+ * The entry point of the `crane` program: bundled into `dist/crane.program.cjs`, which
+ * `dist/crane.cjs` (the bin) starts with V8's code cache.
  *
  * @since 0.1.0
  */

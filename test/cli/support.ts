@@ -1,5 +1,5 @@
 /**
- * What the CLI tests share: the built `dist/crane.mjs` (built first when missing or older than
+ * What the CLI tests share: the built `dist/crane.cjs` (built first when missing or older than
  * the sources), a way to run it as a subprocess and read its exit code and output, the
  * registries it runs against (ours, started with `crane registry serve`, and Debian's
  * docker-registry), and skopeo as the independent reader.
@@ -18,7 +18,7 @@ const exec = promisify(execFile)
 export const root = fileURLToPath(new URL("../../", import.meta.url))
 
 /** The bundled program under test. */
-export const bin = join(root, "dist", "crane.mjs")
+export const bin = join(root, "dist", "crane.cjs")
 
 /** A fixture of ../shared/fixtures/ggcr, read in place. */
 export const fixture = (path: string): string =>
@@ -50,7 +50,7 @@ export const ensureBuilt = async (): Promise<void> => {
     try {
       mkdirSync(lock)
     } catch {
-      if (Date.now() > deadline) throw new Error("timed out waiting for another test to build dist/crane.mjs")
+      if (Date.now() > deadline) throw new Error("timed out waiting for another test to build dist/crane.cjs")
       await sleep(200)
       continue
     }

@@ -1,0 +1,98 @@
+/**
+ * scripts/cached-entry.cjs, the start of the crane bin: runs `<name>.program.cjs` beside it
+ * with V8's code cache, writes the cache when it is missing or stale, and never runs a cache
+ * made from another program.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { execFileSync } from "node:child_process"
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+
+const loader = fileURLToPath(new URL("../../scripts/cached-entry.cjs", import.meta.url))
+
+// A program that prints a word, its arguments and what CommonJS gives it.
+const program = (word: string) =>
+  `const { basename } = require("node:path");\n` +
+  `console.log(JSON.stringify({ word: ${JSON.stringify(word)}, args: process.argv.slice(2), ` +
+  `file: basename(__filename), dir: typeof __dirname, exports: typeof module.exports }))\n`
+
+const setUp = (word: string) => {
+  const dir = mkdtempSync(join(tmpdir(), "ecr-cached-entry-"))
+  copyFileSync(loader, join(dir, "tool.cjs"))
+  writeFileSync(join(dir, "tool.program.cjs"), program(word))
+  return dir
+}
+
+const run = (dir: string, ...args: Array<string>) =>
+  JSON.parse(execFileSync(process.execPath, [join(dir, "tool.cjs"), ...args], { encoding: "utf8" })) as {
+    readonly word: string
+    readonly args: ReadonlyArray<string>
+    readonly file: string
+    readonly dir: string
+    readonly exports: string
+  }
+
+describe("cached-entry", () => {
+  it("runs the program beside it with its arguments, as CommonJS", () => {
+    const dir = setUp("alpha")
+    try {
+      expect(run(dir, "one", "--two")).toEqual({
+        word: "alpha",
+        args: ["one", "--two"],
+        file: "tool.program.cjs",
+        dir: "string",
+        exports: "object"
+      })
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("writes the code cache on the first run and reuses it after", () => {
+    const dir = setUp("alpha")
+    try {
+      const cache = join(dir, "tool.program.cache")
+      run(dir)
+      const first = statSync(cache)
+      expect(first.size).toBeGreaterThan(32)
+      run(dir)
+      expect(statSync(cache).mtimeMs).toBe(first.mtimeMs)
+      expect(readdirSync(dir).sort()).toEqual(["tool.cjs", "tool.program.cache", "tool.program.cjs"])
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("runs an edited program of the same length, not the cached one, and renews the cache", () => {
+    const dir = setUp("alpha")
+    try {
+      const cache = join(dir, "tool.program.cache")
+      run(dir)
+      const before = readFileSync(cache)
+      writeFileSync(join(dir, "tool.program.cjs"), program("omega"))
+      expect(run(dir).word).toBe("omega")
+      expect(readFileSync(cache).equals(before)).toBe(false)
+      expect(run(dir).word).toBe("omega")
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("replaces a corrupt cache", () => {
+    const dir = setUp("alpha")
+    try {
+      const cache = join(dir, "tool.program.cache")
+      run(dir)
+      const good = readFileSync(cache)
+      const corrupt = Buffer.from(good)
+      corrupt.fill(7, 40)
+      writeFileSync(cache, corrupt)
+      expect(run(dir).word).toBe("alpha")
+      expect(readFileSync(cache).equals(corrupt)).toBe(false)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
