@@ -8,6 +8,7 @@ import * as NodeSink from "@effect/platform-node/NodeSink"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
+import * as DrainMarks from "../services/internal/drainMarks.js"
 
 /**
  * The exit code of a successful run.
@@ -121,7 +122,7 @@ export const bytes = (data: Uint8Array): Effect.Effect<void, OutputError> => wri
  */
 export const stream = <E, R>(data: Stream.Stream<Uint8Array, E, R>): Effect.Effect<void, E | OutputError, R> =>
   Stream.run(
-    data,
+    DrainMarks.withDrainMarks(data),
     NodeSink.fromWritable(() => process.stdout, (cause) => new OutputError({ target: "stdout", cause }), {
       endOnDone: false
     })

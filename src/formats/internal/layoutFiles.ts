@@ -132,13 +132,13 @@ export const readBlob = (ctx: Ctx, digest: Digest.Digest, size?: number): Stream
       if (size !== undefined && found.value !== size) {
         return yield* Effect.fail(sizeMismatch(file, digest, size, found.value))
       }
-      // Two chunks are read ahead, so that the file is read while the consumer (an upload)
-      // sends the previous one.
+      // Two chunks are read ahead (the platform's stream buffers 16 unless told), so that the
+      // file is read while the consumer (an upload) sends the previous one, and no more: four
+      // layers pushed at once would otherwise hold up to 64 MiB read ahead.
       const bytes = ctx.fs
-        .stream(file, { chunkSize: readChunkSize })
+        .stream(file, { chunkSize: readChunkSize, bufferSize: readAhead })
         .pipe(
-          Stream.mapError((e) => (isNotFound(e) ? notFound(file, digest) : io(file, "cannot read the blob", digest)(e))),
-          Stream.bufferChunks({ capacity: readAhead })
+          Stream.mapError((e) => (isNotFound(e) ? notFound(file, digest) : io(file, "cannot read the blob", digest)(e)))
         )
       return Digest.verifyStream(bytes, digest, { size, subject: file }).pipe(
         Stream.mapError((e): LayoutError => {

@@ -22,6 +22,7 @@ import * as Stream from "effect/Stream"
 import * as Reference from "../../../domain/Reference.js"
 import * as Keychain from "../../Keychain.js"
 import { RegistryError } from "../../RegistryError.js"
+import * as DrainMarks from "../drainMarks.js"
 import * as AuthKeys from "./authKeys.js"
 import * as Body from "./body.js"
 import * as Cache from "./cache.js"
@@ -189,20 +190,21 @@ export const make = (
         const run = (r: HttpClientRequest.HttpClientRequest) =>
           client.execute(r).pipe(Effect.mapError(Body.fromClientError))
         let response: HttpClientResponse.HttpClientResponse
-        if (!Number.isFinite(millis)) {
-          response = yield* run(request)
-        } else {
-          const bodySent = yield* Deferred.make<void>()
-          const body = request.body
-          const tracked = body._tag === "Stream"
+        const body = request.body
+        // A streamed body is written with backpressure (see drainMarks.ts).
+        const streamed = (bytes: Stream.Stream<Uint8Array, unknown>) =>
+          body._tag === "Stream"
             ? HttpClientRequest.setBody(
               request,
-              HttpBody.stream(
-                Stream.concat(body.stream, Stream.execute(Deferred.succeed(bodySent, undefined))),
-                body.contentType,
-                body.contentLength
-              )
+              HttpBody.stream(DrainMarks.withDrainMarks(bytes), body.contentType, body.contentLength)
             )
+            : request
+        if (!Number.isFinite(millis)) {
+          response = yield* run(body._tag === "Stream" ? streamed(body.stream) : request)
+        } else {
+          const bodySent = yield* Deferred.make<void>()
+          const tracked = body._tag === "Stream"
+            ? streamed(Stream.concat(body.stream, Stream.execute(Deferred.succeed(bodySent, undefined))))
             : request
           if (body._tag !== "Stream") yield* Deferred.succeed(bodySent, undefined)
           const timer = Deferred.await(bodySent).pipe(
