@@ -39,6 +39,7 @@ import * as MediaType from "../src/domain/MediaType.js"
 import * as Random from "../src/domain/Random.js"
 import * as Reference from "../src/domain/Reference.js"
 import * as Layout from "../src/formats/Layout.js"
+import * as NodeMemory from "../src/layers/NodeMemory.js"
 import * as RegistryTransportNode from "../src/layers/RegistryTransportNode.js"
 import type * as RegistryTransport from "../src/services/RegistryTransport.js"
 import * as Remote from "../src/services/Remote.js"
@@ -275,5 +276,8 @@ const program: Effect.Effect<unknown, unknown, RegistryTransport.RegistryTranspo
   : Effect.fail(
     new DriverError({ detail: `unknown operation ${JSON.stringify(operation)}; known: ${Object.keys(operations).join(", ")}` })
   )
+
+// As the crane bin does.
+Effect.runSync(NodeMemory.prime)
 
 NodeRuntime.runMain(program.pipe(Effect.provide(Layer.merge(RegistryTransportNode.layerDocker(), NodeContext.layer))))
