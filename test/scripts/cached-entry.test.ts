@@ -18,11 +18,17 @@ const program = (word: string) =>
   `console.log(JSON.stringify({ word: ${JSON.stringify(word)}, args: process.argv.slice(2), ` +
   `file: basename(__filename), dir: typeof __dirname, exports: typeof module.exports }))\n`
 
-const setUp = (word: string) => {
+// Runs `body` in a fresh directory holding the loader as `tool.cjs` and the program printing
+// `word` as `tool.program.cjs`.
+const withTool = (word: string, body: (dir: string) => void) => {
   const dir = mkdtempSync(join(tmpdir(), "ecr-cached-entry-"))
-  copyFileSync(loader, join(dir, "tool.cjs"))
-  writeFileSync(join(dir, "tool.program.cjs"), program(word))
-  return dir
+  try {
+    copyFileSync(loader, join(dir, "tool.cjs"))
+    writeFileSync(join(dir, "tool.program.cjs"), program(word))
+    body(dir)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
 }
 
 const run = (dir: string, ...args: Array<string>) =>
@@ -36,8 +42,7 @@ const run = (dir: string, ...args: Array<string>) =>
 
 describe("cached-entry", () => {
   it("runs the program beside it with its arguments, as CommonJS", () => {
-    const dir = setUp("alpha")
-    try {
+    withTool("alpha", (dir) => {
       expect(run(dir, "one", "--two")).toEqual({
         word: "alpha",
         args: ["one", "--two"],
@@ -45,14 +50,11 @@ describe("cached-entry", () => {
         dir: "string",
         exports: "object"
       })
-    } finally {
-      rmSync(dir, { recursive: true, force: true })
-    }
+    })
   })
 
   it("writes the code cache on the first run and reuses it after", () => {
-    const dir = setUp("alpha")
-    try {
+    withTool("alpha", (dir) => {
       const cache = join(dir, "tool.program.cache")
       run(dir)
       const first = statSync(cache)
@@ -60,14 +62,11 @@ describe("cached-entry", () => {
       run(dir)
       expect(statSync(cache).mtimeMs).toBe(first.mtimeMs)
       expect(readdirSync(dir).sort()).toEqual(["tool.cjs", "tool.program.cache", "tool.program.cjs"])
-    } finally {
-      rmSync(dir, { recursive: true, force: true })
-    }
+    })
   })
 
   it("runs an edited program of the same length, not the cached one, and renews the cache", () => {
-    const dir = setUp("alpha")
-    try {
+    withTool("alpha", (dir) => {
       const cache = join(dir, "tool.program.cache")
       run(dir)
       const before = readFileSync(cache)
@@ -75,14 +74,11 @@ describe("cached-entry", () => {
       expect(run(dir).word).toBe("omega")
       expect(readFileSync(cache).equals(before)).toBe(false)
       expect(run(dir).word).toBe("omega")
-    } finally {
-      rmSync(dir, { recursive: true, force: true })
-    }
+    })
   })
 
   it("replaces a corrupt cache", () => {
-    const dir = setUp("alpha")
-    try {
+    withTool("alpha", (dir) => {
       const cache = join(dir, "tool.program.cache")
       run(dir)
       const good = readFileSync(cache)
@@ -91,8 +87,6 @@ describe("cached-entry", () => {
       writeFileSync(cache, corrupt)
       expect(run(dir).word).toBe("alpha")
       expect(readFileSync(cache).equals(corrupt)).toBe(false)
-    } finally {
-      rmSync(dir, { recursive: true, force: true })
-    }
+    })
   })
 })
