@@ -36,6 +36,7 @@ import { DigestMismatch, SizeMismatch } from "../domain/Errors.js"
 import type * as Image from "../domain/Image.js"
 import type * as ImageIndex from "../domain/ImageIndex.js"
 import type * as ImageLayer from "../domain/ImageLayer.js"
+import * as GatherWrites from "../services/internal/gatherWrites.js"
 
 /**
  * Reading or writing a cache entry failed on the file system; `cause` says how.
@@ -154,10 +155,12 @@ export const fileSystem = (dir: string): Effect.Effect<LayerCache, never, FileSy
             Effect.mapError(io(temp, "cannot create the entry"))
           )
           const h = Digest.hasher(Digest.algorithm(digest))
-          const teed = Stream.tap(bytes, (chunk) =>
+          // Pieces are hashed and gathered into 1 MiB writes as they pass on.
+          const gathered = GatherWrites.make(file, io(temp, "cannot write the entry"))
+          const teed = Stream.mapChunksEffect(bytes, (chunk) =>
             Effect.suspend(() => {
-              h.update(chunk)
-              return file.writeAll(chunk).pipe(Effect.mapError(io(temp, "cannot write the entry")))
+              for (const piece of chunk) h.update(piece)
+              return Effect.as(gathered.writeEach(chunk), chunk)
             })
           )
           const commit = Effect.suspend((): Effect.Effect<void, LayerCacheError | DigestMismatch | SizeMismatch> => {
@@ -177,7 +180,7 @@ export const fileSystem = (dir: string): Effect.Effect<LayerCache, never, FileSy
               Effect.zipRight(Effect.logDebug(`layer ${digest} stored in the cache`))
             )
           })
-          return Stream.concat(teed, Stream.execute(commit))
+          return Stream.concat(teed, Stream.execute(Effect.zipRight(gathered.flush, commit)))
         })
       )
 

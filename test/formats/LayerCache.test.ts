@@ -4,13 +4,14 @@ import type * as Path from "@effect/platform/Path"
 import { describe, expect, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Logger from "effect/Logger"
 import * as Stream from "effect/Stream"
-import { createHash } from "node:crypto"
+import { createHash, randomBytes } from "node:crypto"
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { gunzipSync } from "node:zlib"
+import { gunzipSync, gzipSync } from "node:zlib"
 import * as Digest from "../../src/domain/Digest.js"
 import type * as Image from "../../src/domain/Image.js"
 import * as ImageLayer from "../../src/domain/ImageLayer.js"
@@ -62,6 +63,27 @@ describe("LayerCache", () => {
         // A fresh wrapper (as in a second pull) reads the entry, not the source.
         expect(yield* bytesOf(LayerCache.layer(layer, cache).compressed)).toEqual(real)
         expect(reads.count).toBe(1)
+      })
+    ))
+
+  it.effect("stores a layer of several MiB that comes in 4 KiB pieces byte for byte", () =>
+    withTempDir((dir) =>
+      Effect.gen(function* () {
+        const cache = yield* LayerCache.fileSystem(dir)
+        // Written through 1 MiB gathered writes: three full ones and a partial last one.
+        const plain = randomBytes(3_300_000)
+        const real = gzipSync(plain, { level: 1 })
+        const digest = Either.getOrThrow(Digest.parse(sha256(real)))
+        const pieces = Array.from({ length: Math.ceil(real.byteLength / 4096) }, (_, i) => real.subarray(i * 4096, (i + 1) * 4096))
+        const layer = ImageLayer.fromCompressed(Stream.fromIterable(pieces), {
+          digest,
+          diffId: Either.getOrThrow(Digest.parse(sha256(plain))),
+          size: real.byteLength
+        })
+        expect(real.byteLength).toBeGreaterThan(3 * 1024 * 1024)
+        // (Buffer.equals: toEqual walks a 3 MiB buffer element by element for seconds.)
+        expect((yield* bytesOf(LayerCache.layer(layer, cache).compressed)).equals(real)).toBe(true)
+        expect(readFileSync(join(dir, digest)).equals(real)).toBe(true)
       })
     ))
 
