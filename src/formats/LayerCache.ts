@@ -93,6 +93,9 @@ export interface LayerCache {
   readonly remove: (digest: Digest.Digest) => Effect.Effect<void, LayerCacheError>
 }
 
+/** The read size when an entry is checked before use. */
+const measureChunk = 1024 * 1024
+
 const isNotFound = (error: PlatformError): boolean => error._tag === "SystemError" && error.reason === "NotFound"
 
 /**
@@ -109,6 +112,21 @@ export const fileSystem = (dir: string): Effect.Effect<LayerCache, never, FileSy
     const io = (file: string, detail: string) => (cause: PlatformError) =>
       new LayerCacheError({ reason: "Io", path: file, detail, cause })
     const read = (file: string) => fs.stream(file, { chunkSize: FileSystem.KiB(256) })
+    // The digest and size of a whole file, read through one reused buffer: nothing is handed
+    // on, so no read needs fresh memory.
+    const measure = (file: string, alg: Digest.Algorithm) =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const handle = yield* fs.open(file, { flag: "r" })
+          const h = Digest.hasher(alg)
+          const buffer = new Uint8Array(measureChunk)
+          for (;;) {
+            const n = Number(yield* handle.read(buffer))
+            if (n === 0) return { digest: h.digest(), size: h.size() }
+            h.update(buffer.subarray(0, n))
+          }
+        })
+      )
 
     const get: LayerCache["get"] = (digest) =>
       Effect.gen(function* () {
@@ -119,7 +137,7 @@ export const fileSystem = (dir: string): Effect.Effect<LayerCache, never, FileSy
           Effect.mapError(io(file, "cannot look up the entry"))
         )
         if (Option.isNone(found) || found.value.type !== "File") return Option.none()
-        const measured = yield* Digest.ofStream(read(file), Digest.algorithm(digest)).pipe(
+        const measured = yield* measure(file, Digest.algorithm(digest)).pipe(
           Effect.map(Option.some),
           Effect.catchIf(isNotFound, () => Effect.succeed(Option.none<Digest.Measured>())),
           Effect.mapError(io(file, "cannot read the entry"))
