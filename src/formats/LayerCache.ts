@@ -37,6 +37,7 @@ import type * as Image from "../domain/Image.js"
 import type * as ImageIndex from "../domain/ImageIndex.js"
 import type * as ImageLayer from "../domain/ImageLayer.js"
 import * as GatherWrites from "../services/internal/gatherWrites.js"
+import * as MeasureFile from "../services/internal/measureFile.js"
 
 /**
  * Reading or writing a cache entry failed on the file system; `cause` says how.
@@ -93,9 +94,6 @@ export interface LayerCache {
   readonly remove: (digest: Digest.Digest) => Effect.Effect<void, LayerCacheError>
 }
 
-/** The read size when an entry is checked before use. */
-const measureChunk = 1024 * 1024
-
 const isNotFound = (error: PlatformError): boolean => error._tag === "SystemError" && error.reason === "NotFound"
 
 /**
@@ -112,21 +110,6 @@ export const fileSystem = (dir: string): Effect.Effect<LayerCache, never, FileSy
     const io = (file: string, detail: string) => (cause: PlatformError) =>
       new LayerCacheError({ reason: "Io", path: file, detail, cause })
     const read = (file: string) => fs.stream(file, { chunkSize: FileSystem.KiB(256) })
-    // The digest and size of a whole file, read through one reused buffer: nothing is handed
-    // on, so no read needs fresh memory.
-    const measure = (file: string, alg: Digest.Algorithm) =>
-      Effect.scoped(
-        Effect.gen(function* () {
-          const handle = yield* fs.open(file, { flag: "r" })
-          const h = Digest.hasher(alg)
-          const buffer = new Uint8Array(measureChunk)
-          for (;;) {
-            const n = Number(yield* handle.read(buffer))
-            if (n === 0) return { digest: h.digest(), size: h.size() }
-            h.update(buffer.subarray(0, n))
-          }
-        })
-      )
 
     const get: LayerCache["get"] = (digest) =>
       Effect.gen(function* () {
@@ -137,7 +120,7 @@ export const fileSystem = (dir: string): Effect.Effect<LayerCache, never, FileSy
           Effect.mapError(io(file, "cannot look up the entry"))
         )
         if (Option.isNone(found) || found.value.type !== "File") return Option.none()
-        const measured = yield* measure(file, Digest.algorithm(digest)).pipe(
+        const measured = yield* MeasureFile.measureFile(fs, file, Digest.algorithm(digest)).pipe(
           Effect.map(Option.some),
           Effect.catchIf(isNotFound, () => Effect.succeed(Option.none<Digest.Measured>())),
           Effect.mapError(io(file, "cannot read the entry"))

@@ -35,6 +35,7 @@ import { DigestMismatch, SizeMismatch } from "../domain/Errors.js"
 import * as BlobStore from "../services/BlobStore.js"
 import * as Common from "./internal/storageCommon.js"
 import * as GatherWrites from "../services/internal/gatherWrites.js"
+import * as MeasureFile from "../services/internal/measureFile.js"
 import * as Fs from "./internal/storageFs.js"
 import * as KeyedLock from "./internal/storageLock.js"
 
@@ -276,11 +277,8 @@ export const make = (
             hashers.delete(id)
             const actual = hasher !== undefined && hasher.size() === size && Digest.algorithm(digest) === "sha256"
               ? hasher.digest()
-              : (yield* Digest.ofStream(
-                fs.stream(dataPath(id), { chunkSize: Common.readChunkSize }).pipe(
-                  Stream.mapError(io("cannot read", { uploadId: id }))
-                ),
-                Digest.algorithm(digest)
+              : (yield* MeasureFile.measureFile(fs, dataPath(id), Digest.algorithm(digest)).pipe(
+                Effect.mapError(io("cannot read", { uploadId: id }))
               )).digest
             if (actual !== digest) {
               return yield* new DigestMismatch({ subject: `upload ${id}`, expected: digest, actual })
