@@ -411,21 +411,7 @@ describe("Extract.extract", () => {
         Stream.take(size / piece.byteLength),
         Stream.tap((chunk) => Effect.sync(() => (pulled += chunk.byteLength)))
       )
-      const header: Tar.Header = {
-        name: "big.bin",
-        type: "file",
-        size,
-        mode: 0o644,
-        uid: 0,
-        gid: 0,
-        uname: "",
-        gname: "",
-        mtime: new Date(0),
-        linkname: "",
-        devmajor: 0,
-        devminor: 0,
-        pax: {}
-      }
+      const header = Tar.plainFileHeader("big.bin", size)
       const layerTar = Tar.write(Stream.make({ header, body }))
       const layer = ImageLayer.fromUncompressed(layerTar, { diffId: Digest.fromBytes("not measured") })
       const image = Partial.fromLayers(Effect.succeed(configOf([])), Effect.succeed([layer]))
