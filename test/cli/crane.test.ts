@@ -16,15 +16,15 @@ import {
   hasDistribution,
   hasSkopeo,
   ok,
+  registryTargets,
   root,
   sh,
   sha256,
   skopeoDigest,
   skopeoRaw,
-  startDistribution,
   startServe,
   tarList,
-  type Target
+  useRegistry
 } from "./support.js"
 
 const image1 = fixture("tarball/test_image_1.tar")
@@ -136,25 +136,8 @@ describe("crane, on its own", () => {
   })
 })
 
-const targets: ReadonlyArray<readonly [string, () => Promise<Target>, boolean]> = [
-  ["our registry (crane registry serve)", () => startServe(), true],
-  ["docker-registry", startDistribution, hasDistribution]
-]
-
-describe.each(targets)("crane against %s", (_name, start, available) => {
-  let target: Target | undefined
-  const host = () => target?.host ?? ""
-
-  beforeAll(async () => {
-    if (!available) return
-    await ensureBuilt()
-    target = await start()
-    await ok(["push", image1, `${host()}/test/image:v1`])
-  }, 180_000)
-
-  afterAll(async () => {
-    await target?.stop()
-  })
+describe.each(registryTargets)("crane against %s", (name, start, available) => {
+  const host = useRegistry(start, available, image1, "test/image:v1")
 
   const maybe = available ? it : it.skip
   const withSkopeo = available && hasSkopeo ? it : it.skip
@@ -229,7 +212,7 @@ describe.each(targets)("crane against %s", (_name, start, available) => {
   })
 
   maybe("pulls to an OCI layout, as a script would run it", async () => {
-    const dir = join(scratch, `layout-${target?.name.length ?? 0}-${Date.now()}`)
+    const dir = join(scratch, `layout-${name.length}-${Date.now()}`)
     await script(`crane pull --format oci ${host()}/test/image:v1 ${dir}`)
     const index = JSON.parse(readFileSync(join(dir, "index.json"), "utf8")) as { manifests: ReadonlyArray<{ digest: string }> }
     expect(index.manifests.map((m) => m.digest)).toEqual([(await ok(["digest", `${host()}/test/image:v1`])).trim()])

@@ -14,13 +14,13 @@ import {
   crane,
   ensureBuilt,
   fixture,
-  hasDistribution,
   ok,
+  registryTargets,
   sha256,
-  startDistribution,
   startServe,
+  type Target,
   tarList,
-  type Target
+  useRegistry
 } from "./support.js"
 
 const exec = promisify(execFile)
@@ -114,26 +114,9 @@ describe("crane layout gc", () => {
   })
 })
 
-const targets: ReadonlyArray<readonly [string, () => Promise<Target>, boolean]> = [
-  ["our registry (crane registry serve)", () => startServe(), true],
-  ["docker-registry", startDistribution, hasDistribution]
-]
-
-describe.each(targets)("crane edit against %s", (_name, start, available) => {
-  let target: Target | undefined
-  const host = () => target?.host ?? ""
+describe.each(registryTargets)("crane edit against %s", (_name, start, available) => {
+  const host = useRegistry(start, available, image1, "edit/image:v1")
   const maybe = available ? it : it.skip
-
-  beforeAll(async () => {
-    if (!available) return
-    await ensureBuilt()
-    target = await start()
-    await ok(["push", image1, `${host()}/edit/image:v1`])
-  }, 180_000)
-
-  afterAll(async () => {
-    await target?.stop()
-  })
 
   maybe("gives an image the config read from stdin, shown by crane config", async () => {
     const before = (await ok(["digest", `${host()}/edit/image:v1`])).trim()

@@ -13,13 +13,13 @@ import {
   ensureBuilt,
   ensurePolicy,
   fixture,
-  hasDistribution,
   hasSkopeo,
   ok,
+  registryTargets,
   sha256,
-  startDistribution,
   startServe,
-  type Target
+  type Target,
+  useRegistry
 } from "./support.js"
 
 const image1 = fixture("tarball/test_image_1.tar")
@@ -48,27 +48,10 @@ const layersOf = async (ref: string): Promise<ReadonlyArray<string>> =>
 const diffIdsOf = async (ref: string): Promise<ReadonlyArray<string>> =>
   (JSON.parse(await ok(["config", ref])) as { rootfs: { diff_ids: ReadonlyArray<string> } }).rootfs.diff_ids
 
-const targets: ReadonlyArray<readonly [string, () => Promise<Target>, boolean]> = [
-  ["our registry (crane registry serve)", () => startServe(), true],
-  ["docker-registry", startDistribution, hasDistribution]
-]
-
-describe.each(targets)("crane pull --format legacy from %s", (_name, start, available) => {
-  let target: Target | undefined
-  const host = () => target?.host ?? ""
+describe.each(registryTargets)("crane pull --format legacy from %s", (_name, start, available) => {
+  const host = useRegistry(start, available, image1, "pull/image:v1")
   const maybe = available ? it : it.skip
   const withSkopeo = available && hasSkopeo ? it : it.skip
-
-  beforeAll(async () => {
-    if (!available) return
-    await ensureBuilt()
-    target = await start()
-    await ok(["push", image1, `${host()}/pull/image:v1`])
-  }, 180_000)
-
-  afterAll(async () => {
-    await target?.stop()
-  })
 
   maybe("writes a legacy tarball with a directory per layer", async () => {
     const path = join(scratch, "legacy.tar")

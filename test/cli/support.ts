@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readdirSync, rmdirSync, statSync, writeFileSync 
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
+import { afterAll, beforeAll } from "vitest"
 import { hasDockerRegistry, startDockerRegistry } from "../registry/peers.js"
 
 const exec = promisify(execFile)
@@ -148,6 +149,36 @@ export const startDistribution = async (): Promise<Target> => {
 
 /** True when docker-registry is installed here. */
 export const hasDistribution = hasDockerRegistry
+
+/** The registries the CLI is tested against: a name, how to start it, whether it is here. */
+export const registryTargets: ReadonlyArray<readonly [string, () => Promise<Target>, boolean]> = [
+  ["our registry (crane registry serve)", () => startServe(), true],
+  ["docker-registry", startDistribution, hasDistribution]
+]
+
+/**
+ * Starts a registry before the suite's tests (once the bin is built) and pushes `image` (a
+ * tarball) to `seed` on it (`repo/name:tag`); stops it after them. Gives the registry's
+ * `host:port` once started. Nothing runs when it is not `available`.
+ */
+export const useRegistry = (
+  start: () => Promise<Target>,
+  available: boolean,
+  image: string,
+  seed: string
+): (() => string) => {
+  let target: Target | undefined
+  beforeAll(async () => {
+    if (!available) return
+    await ensureBuilt()
+    target = await start()
+    await ok(["push", image, `${target.host}/${seed}`])
+  }, 180_000)
+  afterAll(async () => {
+    await target?.stop()
+  })
+  return () => target?.host ?? ""
+}
 
 const skopeoBinary = "/usr/bin/skopeo"
 
