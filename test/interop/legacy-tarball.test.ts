@@ -1,55 +1,20 @@
 /**
  * Legacy tarballs we write, read by skopeo (containers/image's docker-archive transport).
  */
-import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
-import type * as FileSystem from "@effect/platform/FileSystem"
 import { beforeAll, describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { execFileSync } from "node:child_process"
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as ConfigFile from "../../src/domain/ConfigFile.js"
 import * as Digest from "../../src/domain/Digest.js"
 import * as Random from "../../src/domain/Random.js"
 import * as Reference from "../../src/domain/Reference.js"
 import * as LegacyTarball from "../../src/formats/LegacyTarball.js"
+import { ensurePolicy, hasSkopeo, type OciDescriptor, readLayout, skopeo, withTempDir as tempDirs } from "./skopeoSupport.js"
 
-const hasSkopeo = existsSync("/usr/bin/skopeo")
-
-const skopeo = (...args: ReadonlyArray<string>) =>
-  Effect.sync(() => execFileSync("/usr/bin/skopeo", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }))
-
-const withTempDir = <A, E>(use: (dir: string) => Effect.Effect<A, E, FileSystem.FileSystem>) =>
-  Effect.acquireUseRelease(
-    Effect.sync(() => mkdtempSync(join(tmpdir(), "legacy-interop-"))),
-    (dir) => use(dir),
-    (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
-  ).pipe(Effect.provide(NodeFileSystem.layer))
-
-interface OciDescriptor {
-  readonly digest: string
-  readonly mediaType: string
-}
-
-/** Reads an OCI layout's single image by plain JSON, independently of the code under test. */
-const readLayout = (dir: string) => {
-  const blob = (digest: string) => readFileSync(join(dir, "blobs", "sha256", digest.slice("sha256:".length)))
-  const index = JSON.parse(readFileSync(join(dir, "index.json"), "utf8")) as { manifests: ReadonlyArray<OciDescriptor> }
-  const manifest = JSON.parse(blob(index.manifests[0]!.digest).toString()) as {
-    config: OciDescriptor
-    layers: ReadonlyArray<OciDescriptor>
-  }
-  return { manifest, blob }
-}
+const withTempDir = tempDirs("legacy-interop-")
 
 describe("legacy tarball interop with skopeo", () => {
-  beforeAll(() => {
-    if (hasSkopeo && !existsSync("/etc/containers/policy.json")) {
-      mkdirSync("/etc/containers", { recursive: true })
-      writeFileSync("/etc/containers/policy.json", JSON.stringify({ default: [{ type: "insecureAcceptAnything" }] }))
-    }
-  })
+  beforeAll(ensurePolicy)
 
   it.effect.skipIf(!hasSkopeo)("skopeo copies a legacy tarball we wrote to an OCI layout with the same layers", () =>
     withTempDir((dir) =>

@@ -1,11 +1,7 @@
-import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
-import type * as FileSystem from "@effect/platform/FileSystem"
 import { beforeAll, describe, expect, it } from "@effect/vitest"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
-import { execFileSync } from "node:child_process"
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import * as ConfigFile from "../../src/domain/ConfigFile.js"
@@ -14,20 +10,11 @@ import type * as Image from "../../src/domain/Image.js"
 import * as Random from "../../src/domain/Random.js"
 import * as Reference from "../../src/domain/Reference.js"
 import * as Tarball from "../../src/formats/Tarball.js"
-
-const hasSkopeo = existsSync("/usr/bin/skopeo")
+import { ensurePolicy, hasSkopeo, type OciDescriptor, readLayout, skopeo, withTempDir as tempDirs } from "./skopeoSupport.js"
 
 const fixtures = fileURLToPath(new URL("../../../shared/fixtures/", import.meta.url))
 
-const skopeo = (...args: ReadonlyArray<string>) =>
-  Effect.sync(() => execFileSync("/usr/bin/skopeo", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }))
-
-const withTempDir = <A, E>(use: (dir: string) => Effect.Effect<A, E, FileSystem.FileSystem>) =>
-  Effect.acquireUseRelease(
-    Effect.sync(() => mkdtempSync(join(tmpdir(), "tarball-interop-"))),
-    (dir) => use(dir),
-    (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
-  ).pipe(Effect.provide(NodeFileSystem.layer))
+const withTempDir = tempDirs("tarball-interop-")
 
 const diffIdsOf = <E>(image: Image.Image<E>) => Effect.map(image.configFile, ConfigFile.diffIds)
 
@@ -36,30 +23,8 @@ const uncompressedDigests = <E>(image: Image.Image<E>) =>
     Effect.forEach(layers, (layer) => Effect.map(Digest.ofStream(layer.uncompressed), (m) => m.digest))
   )
 
-interface OciDescriptor {
-  readonly digest: string
-  readonly mediaType: string
-}
-
-/** Reads an OCI layout's single image by plain JSON, independently of the code under test. */
-const readLayout = (dir: string) => {
-  const blob = (digest: string) => readFileSync(join(dir, "blobs", "sha256", digest.slice("sha256:".length)))
-  const index = JSON.parse(readFileSync(join(dir, "index.json"), "utf8")) as { manifests: ReadonlyArray<OciDescriptor> }
-  const manifest = JSON.parse(blob(index.manifests[0]!.digest).toString()) as {
-    config: OciDescriptor
-    layers: ReadonlyArray<OciDescriptor>
-  }
-  const config = JSON.parse(blob(manifest.config.digest).toString()) as { rootfs: { diff_ids: ReadonlyArray<string> } }
-  return { manifest, config, blob }
-}
-
 describe("tarball interop with skopeo", () => {
-  beforeAll(() => {
-    if (hasSkopeo && !existsSync("/etc/containers/policy.json")) {
-      mkdirSync("/etc/containers", { recursive: true })
-      writeFileSync("/etc/containers/policy.json", JSON.stringify({ default: [{ type: "insecureAcceptAnything" }] }))
-    }
-  })
+  beforeAll(ensurePolicy)
 
   it.effect.skipIf(!hasSkopeo)("skopeo inspects a tarball we wrote and finds our config and diff ids", () =>
     withTempDir((dir) =>
