@@ -4,7 +4,6 @@ import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Stream from "effect/Stream"
-import { extract } from "tar-stream"
 import { gunzipSync, gzipSync } from "node:zlib"
 import * as Compression from "../../src/domain/Compression.js"
 import * as ConfigFile from "../../src/domain/ConfigFile.js"
@@ -14,36 +13,16 @@ import * as Manifest from "../../src/domain/Manifest.js"
 import * as MediaType from "../../src/domain/MediaType.js"
 import * as Platform from "../../src/domain/Platform.js"
 import * as Random from "../../src/domain/Random.js"
+import { readTarFiles } from "./fixtures/tars.js"
 
 const bytesOf = <E>(s: Stream.Stream<Uint8Array, E>) =>
   Effect.map(Stream.runCollect(s), (c) => Buffer.concat(Chunk.toReadonlyArray(c)))
-
-interface TarEntry {
-  readonly name: string
-  readonly type: string | null | undefined
-  readonly size: number | undefined
-  readonly content: Buffer
-}
-
-/** Reads a whole tar with tar-stream, independently of how it was written. */
-const readTar = (tar: Uint8Array) =>
-  Effect.promise(async () => {
-    const ex = extract()
-    ex.end(Buffer.from(tar))
-    const entries: Array<TarEntry> = []
-    for await (const entry of ex) {
-      const parts: Array<Buffer> = []
-      for await (const part of entry as AsyncIterable<Buffer>) parts.push(part)
-      entries.push({ name: entry.header.name, type: entry.header.type, size: entry.header.size, content: Buffer.concat(parts) })
-    }
-    return entries
-  })
 
 describe("Random.layer", () => {
   it.effect("holds one regular file of exactly the requested size, named as ggcr names it", () =>
     Effect.gen(function* () {
       const layer = yield* Random.layer({ size: 1000, seed: 1 })
-      const entries = yield* readTar(yield* bytesOf(layer.uncompressed))
+      const entries = yield* readTarFiles(yield* bytesOf(layer.uncompressed))
       expect(entries).toHaveLength(1)
       const [entry] = entries
       expect(entry?.type).toBe("file")
@@ -70,7 +49,7 @@ describe("Random.layer", () => {
   it.effect("keeps an empty file a valid tar", () =>
     Effect.gen(function* () {
       const layer = yield* Random.layer({ size: 0, seed: 0 })
-      const entries = yield* readTar(yield* bytesOf(layer.uncompressed))
+      const entries = yield* readTarFiles(yield* bytesOf(layer.uncompressed))
       expect(entries.map((e) => [e.type, e.size])).toEqual([["file", 0]])
     })
   )
@@ -171,7 +150,7 @@ describe("Random.layer", () => {
       const layer = yield* Random.layer({ size, seed: 11, compression: "none" })
       const tar = yield* bytesOf(layer.uncompressed)
       expect(yield* layer.diffId).toBe(Digest.fromBytes(tar))
-      const [entry] = yield* readTar(tar)
+      const [entry] = yield* readTarFiles(tar)
       expect(entry?.content.byteLength).toBe(size)
       expect(Buffer.compare(entry!.content.subarray(8 * 1024 * 1024), entry!.content.subarray(0, 300_001))).toBe(0)
     })
@@ -200,7 +179,7 @@ describe("Random.image", () => {
       for (const [i, layer] of layers.entries()) {
         const tar = yield* bytesOf(layer.uncompressed)
         expect(ConfigFile.diffIds(config)[i]).toBe(Digest.fromBytes(tar))
-        const entries = yield* readTar(tar)
+        const entries = yield* readTarFiles(tar)
         expect(entries.map((e) => e.size)).toEqual([1024])
       }
     })

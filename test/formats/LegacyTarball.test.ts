@@ -9,7 +9,6 @@ import { createHash } from "node:crypto"
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { extract } from "tar-stream"
 import * as ConfigFile from "../../src/domain/ConfigFile.js"
 import * as Digest from "../../src/domain/Digest.js"
 import type * as Image from "../../src/domain/Image.js"
@@ -21,32 +20,13 @@ import * as Random from "../../src/domain/Random.js"
 import * as Reference from "../../src/domain/Reference.js"
 import * as LegacyTarball from "../../src/formats/LegacyTarball.js"
 import * as Tarball from "../../src/formats/Tarball.js"
+import { readTarFiles, type TarBytesEntry } from "../domain/fixtures/tars.js"
 
 const sha256hex = (...parts: ReadonlyArray<Uint8Array | string>): string => {
   const h = createHash("sha256")
   for (const part of parts) h.update(part)
   return h.digest("hex")
 }
-
-interface TarEntry {
-  readonly name: string
-  readonly mode: number
-  readonly content: Buffer
-}
-
-/** Reads a whole tar with tar-stream's parser, independently of the writer under test. */
-const readTar = (tar: Uint8Array) =>
-  Effect.promise(async () => {
-    const ex = extract()
-    ex.end(Buffer.from(tar))
-    const entries: Array<TarEntry> = []
-    for await (const entry of ex) {
-      const parts: Array<Buffer> = []
-      for await (const part of entry) parts.push(part as Buffer)
-      entries.push({ name: entry.header.name, mode: entry.header.mode ?? 0, content: Buffer.concat(parts) })
-    }
-    return entries
-  })
 
 const bytesOf = <E>(s: Stream.Stream<Uint8Array, E>) =>
   Effect.map(Stream.runCollect(s), (c) => new Uint8Array(Buffer.concat(Chunk.toReadonlyArray(c))))
@@ -67,7 +47,7 @@ interface ManifestJson {
   readonly LayerSources?: Readonly<Record<string, { readonly mediaType: string; readonly urls?: ReadonlyArray<string> }>>
 }
 
-const json = (entries: ReadonlyArray<TarEntry>, name: string): unknown => {
+const json = (entries: ReadonlyArray<TarBytesEntry>, name: string): unknown => {
   const entry = entries.find((e) => e.name === name)
   if (entry === undefined) throw new Error(`no ${name} in the tarball`)
   return JSON.parse(entry.content.toString("utf8"))
@@ -97,7 +77,7 @@ describe("LegacyTarball.write", () => {
     Effect.gen(function* () {
       const image = yield* Random.image({ layerSize: 3000, layers: 3, seed: "legacy-ids" })
       const ids = yield* expectedIds(image)
-      const entries = yield* readTar(yield* bytesOf(LegacyTarball.write([[yield* tag("example.com/legacy/image:v1"), image]])))
+      const entries = yield* readTarFiles(yield* bytesOf(LegacyTarball.write([[yield* tag("example.com/legacy/image:v1"), image]])))
       const configHex = Digest.hex(yield* image.configName)
       expect(entries.map((e) => e.name)).toEqual([
         `${configHex}.json`,
@@ -121,7 +101,7 @@ describe("LegacyTarball.write", () => {
       const image = yield* Random.image({ layerSize: 3000, layers: 3, seed: "legacy-layers" })
       const ids = yield* expectedIds(image)
       const diffIds = ConfigFile.diffIds(yield* image.configFile)
-      const entries = yield* readTar(yield* bytesOf(LegacyTarball.write([[yield* tag("example.com/legacy/image:v1"), image]])))
+      const entries = yield* readTarFiles(yield* bytesOf(LegacyTarball.write([[yield* tag("example.com/legacy/image:v1"), image]])))
       const byName = new Map(entries.map((e) => [e.name, e.content]))
       ids.forEach((id, i) => {
         expect(`sha256:${sha256hex(byName.get(`${id}/layer.tar`)!)}`).toBe(diffIds[i])
@@ -154,7 +134,7 @@ describe("LegacyTarball.write", () => {
         config: { Env: ["A=1"], Cmd: [], Labels: { z: "1", a: "<2>" }, Healthcheck: { Test: ["NONE"] }, Tty: false }
       })
       const [id] = yield* expectedIds(image)
-      const entries = yield* readTar(yield* bytesOf(LegacyTarball.write([[yield* tag("example.com/legacy/top:v1"), image]])))
+      const entries = yield* readTarFiles(yield* bytesOf(LegacyTarball.write([[yield* tag("example.com/legacy/top:v1"), image]])))
       expect(entries.find((e) => e.name === `${id}/json`)?.content.toString()).toBe(
         `{"architecture":"amd64","author":"random.Image","container":"abc","created":"2024-05-06T07:08:09.12Z","docker_version":"24.0.0","os":"linux","rootfs":{"type":"","diff_ids":null},"config":{"Healthcheck":{"Test":["NONE"]},"Env":["A=1"],"Labels":{"a":"\\u003c2\\u003e","z":"1"}},"container_config":{"Cmd":["random"]},"id":"${id}","comment":"this is a random history 0 of 1"}`
       )
@@ -175,14 +155,14 @@ describe("LegacyTarball.write", () => {
         ]
       })
       const ids = yield* expectedIds(interleaved)
-      const entries = yield* readTar(yield* bytesOf(LegacyTarball.write([[yield* tag("example.com/legacy/h:v1"), interleaved]])))
+      const entries = yield* readTarFiles(yield* bytesOf(LegacyTarball.write([[yield* tag("example.com/legacy/h:v1"), interleaved]])))
       expect((json(entries, `${ids[0]}/json`) as { container_config: unknown }).container_config).toEqual({ Cmd: ["one"] })
       expect((json(entries, `${ids[1]}/json`) as { container_config: unknown }).container_config).toEqual({ Cmd: ["two"] })
 
       const { history: _, ...withoutHistory } = config
       const bare = Mutate.configFile(base, withoutHistory)
       const bareIds = yield* expectedIds(bare)
-      const bareEntries = yield* readTar(yield* bytesOf(LegacyTarball.write([[yield* tag("example.com/legacy/h:v2"), bare]])))
+      const bareEntries = yield* readTarFiles(yield* bytesOf(LegacyTarball.write([[yield* tag("example.com/legacy/h:v2"), bare]])))
       expect(bareEntries.find((e) => e.name === `${bareIds[0]}/json`)?.content.toString()).toBe(
         `{"architecture":"","created":"0001-01-01T00:00:00Z","os":"","rootfs":{"type":"","diff_ids":null},"config":{},"container_config":{"Cmd":[""]},"id":"${bareIds[0]}"}`
       )
@@ -216,7 +196,7 @@ describe("LegacyTarball.write", () => {
         [yield* tag("ubuntu:latest"), two],
         [yield* Reference.parse(`example.com/c/three@${yield* three.digest}`), three]
       ]
-      const entries = yield* readTar(yield* bytesOf(LegacyTarball.write(images)))
+      const entries = yield* readTarFiles(yield* bytesOf(LegacyTarball.write(images)))
       const manifest = json(entries, "manifest.json") as ReadonlyArray<ManifestJson>
       const hexes = yield* Effect.forEach([one, two, three], (i) => Effect.map(i.configName, Digest.hex))
       expect(manifest.map((m) => m.Config)).toEqual([...hexes].sort().map((h) => `${h}.json`))
@@ -243,7 +223,7 @@ describe("LegacyTarball.write", () => {
       )
       const image = Mutate.append(base, [{ layer: foreign, history: { created_by: "foreign" } }])
       const diffId = yield* foreign.diffId
-      const entries = yield* readTar(yield* bytesOf(LegacyTarball.write([[yield* tag("example.com/legacy/f:v1"), image]])))
+      const entries = yield* readTarFiles(yield* bytesOf(LegacyTarball.write([[yield* tag("example.com/legacy/f:v1"), image]])))
       const [entry] = json(entries, "manifest.json") as ReadonlyArray<ManifestJson>
       expect(Object.keys(entry?.LayerSources ?? {})).toEqual([diffId])
       expect(entry?.LayerSources?.[diffId]).toMatchObject({

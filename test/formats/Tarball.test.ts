@@ -8,7 +8,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { gunzipSync, gzipSync } from "node:zlib"
-import { extract, pack } from "tar-stream"
+import { pack } from "tar-stream"
 import type * as Compression from "../../src/domain/Compression.js"
 import * as ConfigFile from "../../src/domain/ConfigFile.js"
 import * as Digest from "../../src/domain/Digest.js"
@@ -18,6 +18,7 @@ import * as MediaType from "../../src/domain/MediaType.js"
 import * as Partial from "../../src/domain/Partial.js"
 import * as Reference from "../../src/domain/Reference.js"
 import * as Tarball from "../../src/formats/Tarball.js"
+import { readTarFiles } from "../domain/fixtures/tars.js"
 
 const fixture = (name: string) =>
   fileURLToPath(new URL(`../../../shared/fixtures/ggcr/tarball/${name}`, import.meta.url))
@@ -56,26 +57,6 @@ const packTar = (items: ReadonlyArray<Item>) =>
     const parts: Array<Buffer> = []
     for await (const part of p) parts.push(part as Buffer)
     return new Uint8Array(Buffer.concat(parts))
-  })
-
-interface TarEntry {
-  readonly name: string
-  readonly size: number
-  readonly content: Buffer
-}
-
-/** Reads a whole tar with tar-stream, independently of the code under test. */
-const readTar = (tar: Uint8Array) =>
-  Effect.promise(async () => {
-    const ex = extract()
-    ex.end(Buffer.from(tar))
-    const entries: Array<TarEntry> = []
-    for await (const entry of ex) {
-      const parts: Array<Buffer> = []
-      for await (const part of entry) parts.push(part as Buffer)
-      entries.push({ name: entry.header.name, size: entry.header.size, content: Buffer.concat(parts) })
-    }
-    return entries
   })
 
 const configFor = (diffIds: ReadonlyArray<string>) =>
@@ -457,7 +438,7 @@ describe("Tarball.write", () => {
   it.effect("writes the config as sha256:<hex>, layers as <hex>.tar.gz, then manifest.json and repositories", () =>
     Effect.gen(function* () {
       const image = imageOf([yield* layerTar("a")])
-      const entries = yield* readTar(yield* bytesOf(Tarball.write([[yield* tagOf("ubuntu"), image]])))
+      const entries = yield* readTarFiles(yield* bytesOf(Tarball.write([[yield* tagOf("ubuntu"), image]])))
       const manifest = yield* image.manifest
       const layerName = `${Digest.hex(manifest.layers[0]!.digest)}.tar.gz`
       expect(entries.map((e) => e.name)).toEqual([manifest.config.digest, layerName, "manifest.json", "repositories"])
@@ -479,7 +460,7 @@ describe("Tarball.write", () => {
       const tagOne = yield* tagOf("gcr.io/foo/bar:latest")
       const tagTwo = yield* tagOf("gcr.io/baz/bat:latest")
       const tar = yield* bytesOf(Tarball.write(new Map([[tagOne, one], [tagTwo, two]])))
-      const layerFiles = (yield* readTar(tar)).filter((e) => e.name.endsWith(".tar.gz"))
+      const layerFiles = (yield* readTarFiles(tar)).filter((e) => e.name.endsWith(".tar.gz"))
       expect(layerFiles).toHaveLength(2)
       for (const [tag, image] of [[tagOne, one], [tagTwo, two]] as const) {
         const copy = yield* Tarball.image(memoryOpener(tar), { tag })
@@ -561,7 +542,7 @@ describe("Tarball.write", () => {
         configName: Effect.succeed(sha512),
         manifest: Effect.map(image.manifest, (m) => ({ ...m, config: { ...m.config, digest: sha512 } }))
       }
-      const entries = yield* readTar(yield* bytesOf(Tarball.write([[yield* tagOf("a"), renamed]])))
+      const entries = yield* readTarFiles(yield* bytesOf(Tarball.write([[yield* tagOf("a"), renamed]])))
       expect(entries[0]?.name).toBe(sha512)
       expect(Buffer.compare(entries[0]!.content, Buffer.from(configBlob))).toBe(0)
     })
