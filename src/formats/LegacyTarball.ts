@@ -23,7 +23,6 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import type { PlatformError } from "@effect/platform/Error"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
 import { randomBytes } from "node:crypto"
 import * as Descriptor from "../domain/Descriptor.js"
@@ -38,6 +37,8 @@ import * as Reference from "../domain/Reference.js"
 import { LegacyTarballError } from "./internal/legacyError.js"
 import * as Legacy from "./internal/legacyLayers.js"
 import type * as Tarball from "./Tarball.js"
+import * as GatherWrites from "../services/internal/gatherWrites.js"
+import * as FileOutput from "./internal/fileOutput.js"
 
 /**
  * The typed failure of legacy tarball writes, with a `reason` for each case.
@@ -256,15 +257,15 @@ const spoolInto = (fs: FileSystem.FileSystem, dir: string): Sizer => {
   return <E>(layer: Stream.Stream<Uint8Array, E>) =>
     Effect.suspend(() => {
       const file = `${dir}/${next++}.tar`
-      let size = 0
       const io = (cause: PlatformError) => new LegacyTarballError({ reason: "Io", path: file, cause })
-      const counted = Stream.map(layer, (chunk) => {
-        size += chunk.byteLength
-        return chunk
-      })
-      return Stream.run(counted, fs.sink(file, { flag: "wx" }).pipe(Sink.mapError(io))).pipe(
+      // Gathered writes, which also count the bytes.
+      const spooled = Effect.scoped(
+        Effect.flatMap(fs.open(file, { flag: "wx" }).pipe(Effect.mapError(io)), (handle) =>
+          GatherWrites.writeStream(handle, layer, { onError: io }))
+      )
+      return spooled.pipe(
         Effect.onExit((exit) => (Exit.isSuccess(exit) ? Effect.void : Effect.ignore(fs.remove(file, { force: true })))),
-        Effect.map(() => ({
+        Effect.map((size) => ({
           size,
           body: fs.stream(file, { chunkSize: FileSystem.KiB(256) }).pipe(
             Stream.mapError(io),
@@ -293,14 +294,10 @@ export const writeToFile = <E>(
   const pairs = Array.from(images)
   return Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
-    const suffix = randomBytes(6).toString("hex")
-    const temp = `${path}.tmp-${suffix}`
-    const scratch = `${path}.spool-${suffix}`
+    const scratch = `${path}.spool-${randomBytes(6).toString("hex")}`
     const io = (target: string) => (cause: PlatformError) => new LegacyTarballError({ reason: "Io", path: target, cause })
     yield* fs.makeDirectory(scratch, { mode: 0o700 }).pipe(Effect.mapError(io(scratch)))
-    yield* Stream.run(writeWith(pairs, spoolInto(fs, scratch)), fs.sink(temp).pipe(Sink.mapError(io(temp)))).pipe(
-      Effect.zipRight(fs.rename(temp, path).pipe(Effect.mapError(io(path)))),
-      Effect.onExit((exit) => (Exit.isSuccess(exit) ? Effect.void : Effect.ignore(fs.remove(temp)))),
+    yield* FileOutput.writeAtomically(fs, path, writeWith(pairs, spoolInto(fs, scratch)), io).pipe(
       Effect.ensuring(Effect.ignore(fs.remove(scratch, { recursive: true })))
     )
   })

@@ -26,12 +26,9 @@ import type { PlatformError } from "@effect/platform/Error"
 import * as Arr from "effect/Array"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Exit from "effect/Exit"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
-import { randomBytes } from "node:crypto"
 import * as Compression from "../domain/Compression.js"
 import * as ConfigFile from "../domain/ConfigFile.js"
 import * as Descriptor from "../domain/Descriptor.js"
@@ -42,6 +39,7 @@ import * as ImageLayer from "../domain/ImageLayer.js"
 import * as MediaType from "../domain/MediaType.js"
 import * as Partial from "../domain/Partial.js"
 import * as Reference from "../domain/Reference.js"
+import * as FileOutput from "./internal/fileOutput.js"
 import { TarballError } from "./internal/tarballError.js"
 import * as TarStream from "../domain/internal/tar.js"
 import * as Tar from "./internal/tarballTar.js"
@@ -559,11 +557,7 @@ export const writeToFile = <E>(
   const pairs = Array.from(images)
   return Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
-    const temp = `${path}.tmp-${randomBytes(6).toString("hex")}`
     const io = (target: string) => (cause: PlatformError) => new TarballError({ reason: "Io", path: target, cause })
-    yield* Stream.run(write(pairs), fs.sink(temp).pipe(Sink.mapError(io(temp)))).pipe(
-      Effect.zipRight(fs.rename(temp, path).pipe(Effect.mapError(io(path)))),
-      Effect.onExit((exit) => (Exit.isSuccess(exit) ? Effect.void : Effect.ignore(fs.remove(temp))))
-    )
+    yield* FileOutput.writeAtomically(fs, path, write(pairs), io)
   })
 }
