@@ -5,10 +5,12 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { execFileSync } from "node:child_process"
+import { createHash } from "node:crypto"
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { bin, ensureBuilt, root } from "../cli/support.js"
 
 const loader = fileURLToPath(new URL("../../scripts/cached-entry.cjs", import.meta.url))
 
@@ -89,4 +91,16 @@ describe("cached-entry", () => {
       expect(readFileSync(cache).equals(corrupt)).toBe(false)
     })
   })
+
+  it("is how the build starts crane: a cache of the bundle, made by the build, used as it is", async () => {
+    await ensureBuilt()
+    const program = join(root, "dist", "crane.program.cjs")
+    const cache = join(root, "dist", "crane.program.cache")
+    const stored = readFileSync(cache)
+    expect(stored.subarray(0, 32).equals(createHash("sha256").update(readFileSync(program)).digest())).toBe(true)
+    expect(stored.byteLength).toBeGreaterThan(100_000)
+    const before = statSync(cache).mtimeMs
+    expect(execFileSync(process.execPath, [bin, "version"], { encoding: "utf8" }).trim()).toMatch(/^\d+\.\d+\.\d+/)
+    expect(statSync(cache).mtimeMs).toBe(before)
+  }, 180_000)
 })
