@@ -121,11 +121,21 @@ export const bytes = (data: Uint8Array): Effect.Effect<void, OutputError> => wri
  * @since 0.1.0
  */
 export const stream = <E, R>(data: Stream.Stream<Uint8Array, E, R>): Effect.Effect<void, E | OutputError, R> =>
+  streamTo(() => process.stdout, "stdout", data)
+
+/**
+ * {@link stream} to any writable (stdout in the program): it is not ended afterwards.
+ *
+ * @since 0.1.0
+ */
+export const streamTo = <E, R>(
+  writable: () => NodeJS.WritableStream,
+  target: string,
+  data: Stream.Stream<Uint8Array, E, R>
+): Effect.Effect<void, E | OutputError, R> =>
   Stream.run(
     DrainMarks.withDrainMarks(data),
-    NodeSink.fromWritable(() => process.stdout, (cause) => new OutputError({ target: "stdout", cause }), {
-      endOnDone: false
-    })
+    NodeSink.fromWritable(writable, (cause) => new OutputError({ target, cause }), { endOnDone: false })
   ).pipe(Effect.catchIf((e): e is OutputError => e instanceof OutputError && isBrokenPipe(e.cause), () => Effect.void))
 
 /**
