@@ -191,21 +191,24 @@ export const make = (
           client.execute(r).pipe(Effect.mapError(Body.fromClientError))
         let response: HttpClientResponse.HttpClientResponse
         const body = request.body
-        // A streamed body is written with backpressure (see drainMarks.ts).
-        const streamed = (bytes: Stream.Stream<Uint8Array, unknown>) =>
+        // A streamed body is written with backpressure (see drainMarks.ts); `sent` runs once
+        // its last byte has been handed on.
+        const streamed = (sent: Effect.Effect<unknown>) =>
           body._tag === "Stream"
             ? HttpClientRequest.setBody(
               request,
-              HttpBody.stream(DrainMarks.withDrainMarks(bytes), body.contentType, body.contentLength)
+              HttpBody.stream(
+                DrainMarks.withDrainMarks(Stream.concat(body.stream, Stream.execute(sent))),
+                body.contentType,
+                body.contentLength
+              )
             )
             : request
         if (!Number.isFinite(millis)) {
-          response = yield* run(body._tag === "Stream" ? streamed(body.stream) : request)
+          response = yield* run(streamed(Effect.void))
         } else {
           const bodySent = yield* Deferred.make<void>()
-          const tracked = body._tag === "Stream"
-            ? streamed(Stream.concat(body.stream, Stream.execute(Deferred.succeed(bodySent, undefined))))
-            : request
+          const tracked = streamed(Deferred.succeed(bodySent, undefined))
           if (body._tag !== "Stream") yield* Deferred.succeed(bodySent, undefined)
           const timer = Deferred.await(bodySent).pipe(
             Effect.zipRight(Effect.sleep(millis)),
