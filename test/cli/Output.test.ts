@@ -7,6 +7,7 @@ import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import { Writable } from "node:stream"
 import * as Output from "../../src/cli/Output.js"
+import { slowWritable } from "../services/slowWritable.js"
 
 const KiB = 1024
 
@@ -16,20 +17,11 @@ const pieces = Stream.range(1, 64, 1).pipe(Stream.map((i) => new Uint8Array(4 * 
 describe("Output.streamTo", () => {
   it.live("waits for a slow reader: its queue stays near its high-water mark", () =>
     Effect.gen(function*() {
-      let most = 0
-      let written = 0
-      const slow = new Writable({
-        highWaterMark: 16 * KiB,
-        write(chunk: Buffer, _encoding, callback) {
-          written += chunk.byteLength
-          most = Math.max(most, slow.writableLength)
-          setTimeout(callback, 2)
-        }
-      })
-      yield* Output.streamTo(() => slow, "slow", pieces)
-      expect(written).toBe(64 * 4 * KiB)
-      expect(most).toBeLessThanOrEqual(20 * KiB)
-      expect(slow.writableEnded).toBe(false)
+      const slow = slowWritable(16 * KiB)
+      yield* Output.streamTo(() => slow.writable, "slow", pieces)
+      expect(slow.written()).toBe(64 * 4 * KiB)
+      expect(slow.most()).toBeLessThanOrEqual(20 * KiB)
+      expect(slow.writable.writableEnded).toBe(false)
     }))
 
   it.live("ends quietly when the reader goes away (EPIPE)", () =>

@@ -13,12 +13,12 @@ import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import * as Http from "node:http"
 import type * as Net from "node:net"
-import { Writable } from "node:stream"
 import * as Reference from "../../src/domain/Reference.js"
 import * as RegistryTransportNode from "../../src/layers/RegistryTransportNode.js"
 import { withDrainMarks } from "../../src/services/internal/drainMarks.js"
 import * as Keychain from "../../src/services/Keychain.js"
 import * as RegistryTransport from "../../src/services/RegistryTransport.js"
+import { slowWritable } from "./slowWritable.js"
 
 const KiB = 1024
 const MiB = 1024 * KiB
@@ -53,22 +53,13 @@ describe("withDrainMarks", () => {
 
   it.live("keeps a slow Writable's queue near its high-water mark", () =>
     Effect.gen(function*() {
-      let most = 0
-      let written = 0
-      const slow = new Writable({
-        highWaterMark: 16 * KiB,
-        write(chunk: Buffer, _encoding, callback) {
-          written += chunk.byteLength
-          most = Math.max(most, slow.writableLength)
-          setTimeout(callback, 2)
-        }
-      })
+      const slow = slowWritable(16 * KiB)
       const source = counted(64, 4 * KiB)
-      yield* Stream.run(withDrainMarks(source.stream), NodeSink.fromWritable(() => slow, (cause) => cause))
+      yield* Stream.run(withDrainMarks(source.stream), NodeSink.fromWritable(() => slow.writable, (cause) => cause))
       expect(source.pulled()).toBe(64)
-      expect(written).toBe(64 * 4 * KiB)
+      expect(slow.written()).toBe(64 * 4 * KiB)
       // Without the marks the whole source (256 KiB) is queued at once.
-      expect(most).toBeLessThanOrEqual(16 * KiB + 4 * KiB)
+      expect(slow.most()).toBeLessThanOrEqual(16 * KiB + 4 * KiB)
     }))
 })
 
